@@ -1,0 +1,1 @@
+"""Pipelines and the ``cwsync`` command line."""

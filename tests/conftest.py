@@ -1,0 +1,71 @@
+"""Shared fixtures: sandboxes served over real HTTP on 127.0.0.1 and a small API client."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from cwsync.sandbox import Sandbox
+
+
+class Client:
+    """A bare ConnectWise client for tests: auth + clientId headers, nothing clever."""
+
+    def __init__(
+        self, sandbox: Sandbox, *, public_key: str | None = None, private_key: str | None = None
+    ):
+        info = sandbox.info
+        self.sandbox = sandbox
+        self.base = info["base_url"]
+        user = f"{info['company_id']}+{public_key or info['public_key']}"
+        token = base64.b64encode(f"{user}:{private_key or info['private_key']}".encode()).decode()
+        self.session = requests.Session()
+        self.session.headers.update(
+            {"Authorization": f"Basic {token}", "clientId": info["client_id"]}
+        )
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/{path.lstrip('/')}"
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, self.url(path), **kwargs)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def json(self, path: str, **kwargs):
+        response = self.get(path, **kwargs)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def forward(self, path: str, **kwargs) -> requests.Response:
+        headers = {"pagination-type": "forward-only", **kwargs.pop("headers", {})}
+        return self.get(path, headers=headers, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """A read-mostly small tenant shared by the whole run (tests must not mutate it)."""
+    with Sandbox(scale="small", seed=7) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="session")
+def client(sandbox: Sandbox) -> Client:
+    return Client(sandbox)
+
+
+@pytest.fixture()
+def fresh_sandbox() -> Iterator[Sandbox]:
+    """A private tenant a test may change."""
+    with Sandbox(scale="small", seed=11) as sb:
+        yield sb
+
+
+@pytest.fixture()
+def fresh_client(fresh_sandbox: Sandbox) -> Client:
+    return Client(fresh_sandbox)
