@@ -1283,6 +1283,7 @@ def _r(
     req: str = "",
     ro: bool = False,
     count: bool = True,
+    forward: bool = True,
 ) -> Resource:
     fields = model_fields(model)
     parent = None
@@ -1302,7 +1303,7 @@ def _r(
         href_key=f"{_href_key(path)}_href",
         custom_fields=custom,
         required=tuple(req.split()),
-        forward_only=True,
+        forward_only=forward,
         writable=not ro,
         has_count=count,
         callback_type=_CALLBACKS.get(path),
@@ -1446,7 +1447,7 @@ RESOURCES: tuple[Resource, ...] = (
     _r("project/tickets/{parentId}/notes", "TicketNote", pf='ticketId'),
     _r("project/tickets/{parentId}/tasks", "TicketTask", pf='ticketId'),
     _r("procurement/purchaseorders/{parentId}/lineitems", "PurchaseOrderLineItem", pf='purchaseOrderId', req="description lineNumber product quantity"),
-    _r("sales/opportunities/{parentId}/forecast", "Forecast", pf=None),
+    _r("sales/opportunities/{parentId}/forecast", "Forecast", pf=None, forward=False),
     _r("sales/opportunities/{parentId}/notes", "OpportunityNote", pf='opportunityId', req="text"),
     _r("sales/orders/{parentId}/lineitems", "SalesOrdersLineItem", pf='salesOrder', req="salesOrder", count=False),
     _r("system/members/{parentId}/skills", "MemberSkill", pf='member', req="skill skillLevel"),

@@ -7,6 +7,7 @@ out the faults :mod:`cwsync.sandbox.faults` picks (resets, truncated bodies, ...
 
 from __future__ import annotations
 
+import email.utils
 import socket
 import struct
 import threading
@@ -137,6 +138,7 @@ class App:
         self.log: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
         self.max_body = 50 * 1024 * 1024
+        self.now: Callable[[], float] = time.time  # the clock behind the Date header
 
     def record(self, entry: LoggedRequest) -> None:
         with self._log_lock:
@@ -155,6 +157,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
         pass
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header follows the sandbox clock (frozen or shifted by tests)."""
+        return email.utils.formatdate(
+            self.server.app.now() if timestamp is None else timestamp, usegmt=True
+        )
 
     def do_GET(self) -> None:
         self._handle()

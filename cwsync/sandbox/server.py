@@ -116,6 +116,7 @@ class Sandbox:
         app = App(
             self.api, self.faults, latency_ms=self.latency_ms, per_record_ms=self.per_record_ms
         )
+        app.now = self.clock.now
         self._server = SandboxServer((self.host, self.port), app)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(

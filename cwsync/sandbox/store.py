@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import orjson
 
 from .clock import Clock
-from .model import Resource
+from .model import NUMBER, Resource
 
 WriteListener = Callable[["WriteEvent"], None]
 
@@ -120,9 +120,12 @@ class Store:
     def bulk_insert(self, res: Resource, rows: Iterable[tuple[int, int | None, dict]]) -> int:
         """Insert generated ``(id, parent_id, body)`` rows in one transaction."""
         dumps = orjson.dumps
+        decimals = _decimal_fields(res)
 
         def encoded() -> Iterator[tuple[int, int | None, str | None, str]]:
             for rid, parent_id, body in rows:
+                if decimals:
+                    _wire_decimals(body, decimals)
                 info = body.get("_info") or {}
                 yield rid, parent_id, info.get("lastUpdated"), dumps(body).decode()
 
@@ -240,6 +243,7 @@ class Store:
                 row = db.execute(f'SELECT body FROM "{res.table}" WHERE id = ?', (rid,)).fetchone()
                 current = orjson.loads(row[0]) if row else None
             new_id, parent_id, body = build(db, rid, current)
+            _wire_decimals(body, _decimal_fields(res))
             info = body.get("_info") or {}
             db.execute(
                 f'INSERT OR REPLACE INTO "{res.table}" (id, parent_id, last_updated, body)'
@@ -308,3 +312,19 @@ class Store:
             args.append(rid)
         with self.connection() as db:
             return db.execute(sql, args).fetchone()[0]
+
+
+def _decimal_fields(res: Resource) -> tuple[str, ...]:
+    return tuple(name for name, f in res.fields.items() if f.kind == NUMBER)
+
+
+def _wire_decimals(body: dict, names: tuple[str, ...]) -> None:
+    """Write whole decimals the way ConnectWise does: ``2``, not ``2.0`` (``1.07`` stays).
+
+    Real responses mix ``"actualHours": 2`` and ``"actualHours": 1.07`` in one column,
+    which is what a loader must not turn into two columns.
+    """
+    for name in names:
+        value = body.get(name)
+        if type(value) is float and value.is_integer():
+            body[name] = int(value)
