@@ -237,6 +237,15 @@ _MODELS: dict[str, str] = {
     "OwnershipType": """
     id:i connectWiseId name _info
 """,
+    "EntityType": """
+    id:i name code
+""",
+    "AccountingPackage": """
+    id:i identifier name
+""",
+    "KPICategory": """
+    id:i name sortOrder:i
+""",
     "ConfigurationTypeInfo": """
     id:i inactiveFlag:b name systemFlag:b _info
 """,
@@ -1344,6 +1353,7 @@ RESOURCES: tuple[Resource, ...] = (
     _r("company/communicationTypes", "CommunicationType", req="description"),
     _r("company/marketDescriptions", "MarketDescription", req="name"),
     _r("company/ownershipTypes", "OwnershipType", req="name"),
+    _r("company/entityTypes", "EntityType", ro=True),
     _r("configurations/types/info", "ConfigurationTypeInfo", ro=True),
     _r("time/entries", "TimeEntry", req="timeStart"),
     _r("time/sheets", "TimeSheet", ro=True),
@@ -1368,6 +1378,7 @@ RESOURCES: tuple[Resource, ...] = (
     _r("finance/glAccounts", "GLAccount", req="glType mappedType mappedRecord"),
     _r("finance/taxCodes", "TaxCode", req="identifier description invoiceCaption effectiveDate"),
     _r("finance/deliveryMethods", "DeliveryMethod", req="name"),
+    _r("finance/accountingPackages", "AccountingPackage", ro=True),
     _r("expense/entries", "ExpenseEntry", req="type amount date"),
     _r("expense/reports", "ExpenseReport", ro=True),
     _r("expense/types", "ExpenseType", req="name amountCaption billExpenses invoiceMarkupOption"),
@@ -1426,6 +1437,7 @@ RESOURCES: tuple[Resource, ...] = (
     _r("system/apiMembers", "ApiMember", req="identifier"),
     _r("system/reportCards", "ReportCard", req="name"),
     _r("system/timeZoneSetups", "TimeZoneSetup", req="name timeZone"),
+    _r("system/kpiCategories", "KPICategory", ro=True),
     _r("service/tickets/{parentId}/notes", "ServiceNote", pf='ticketId'),
     _r("service/tickets/{parentId}/tasks", "ServiceTask", pf='ticketId'),
     _r("service/boards/{parentId}/statuses", "BoardStatus", pf='board', req="name"),

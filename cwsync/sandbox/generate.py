@@ -352,6 +352,9 @@ _NAMES: dict[str, str] = {
     "company/communicationTypes": "Email|Direct|Cell|Fax|Home|Pager",
     "company/marketDescriptions": "Healthcare|Legal|Manufacturing|Finance|Education|Non-Profit|Retail|Government",
     "company/ownershipTypes": "Private|Public|Government|Non-Profit|Partnership",
+    "company/entityTypes": "Company|Contact|Opportunity|Ticket|Project|Agreement|Invoice",
+    "finance/accountingPackages": "QuickBooks Online|QuickBooks Desktop|Xero|Sage Intacct|Great Plains",
+    "system/kpiCategories": "Service|Finance|Sales|Project|Time",
     "company/configurations/types": "Workstation|Laptop|Server|Firewall|Switch|Router|Printer|Wireless AP|"
     "Mobile Device|Managed Server|NAS|UPS|Phone|Virtual Machine|Software License",
     "configurations/types/info": "Workstation|Laptop|Server|Firewall|Switch|Router|Printer|Wireless AP|"
