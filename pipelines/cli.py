@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -132,7 +133,81 @@ def build_parser() -> argparse.ArgumentParser:
         help="make forward-only next links repeat conditions/fields (off by default)",
     )
     sb.set_defaults(func=cmd_sandbox)
+
+    run = sub.add_parser(
+        "run",
+        help="sync the configured tenant into the warehouse (incremental)",
+        description=(
+            "Sync the ConnectWise tenant configured in .dlt/ (or SOURCES__CONNECTWISE__* "
+            "environment variables) into a dlt destination. The first run backfills; later "
+            "runs read only records whose lastUpdated moved."
+        ),
+    )
+    _sync_options(run)
+    run.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="sync from an embedded sandbox tenant instead of the configured one",
+    )
+    run.add_argument("--scale", type=_scale, default="small", help="sandbox scale (with --sandbox)")
+    run.add_argument("--seed", type=int, default=1, help="sandbox seed (with --sandbox)")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser(
+        "demo",
+        help="sandbox -> DuckDB: full sync, change records, incremental sync, summary",
+        description=(
+            "Start a sandbox tenant in-process, sync everything into a local DuckDB file, "
+            "change some records, sync again incrementally and print what happened, with "
+            "SQL to try."
+        ),
+    )
+    demo.add_argument(
+        "--duckdb-file",
+        default="cwsync_demo.duckdb",
+        help="DuckDB file (default cwsync_demo.duckdb)",
+    )
+    demo.add_argument("--scale", type=_scale, default="small", help="sandbox scale (default small)")
+    demo.add_argument("--seed", type=int, default=1, help="sandbox seed (default 1)")
+    demo.add_argument("--changes", type=int, default=25, help="tickets to change (default 25)")
+    demo.add_argument("-v", "--verbose", action="store_true", help="log every retry and step")
+    demo.set_defaults(func=cmd_demo)
     return parser
+
+
+def _tables(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("--resources needs at least one table name")
+    return names
+
+
+def _sync_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--destination",
+        default="duckdb",
+        help="dlt destination: duckdb (default), postgres, bigquery, snowflake, …",
+    )
+    p.add_argument(
+        "--duckdb-file",
+        default="cwsync.duckdb",
+        help="DuckDB database file (default cwsync.duckdb)",
+    )
+    p.add_argument(
+        "--dataset", default="connectwise", help="dataset/schema name (default connectwise)"
+    )
+    p.add_argument(
+        "--resources",
+        type=_tables,
+        default=None,
+        metavar="TABLES",
+        help="comma list of tables to sync, e.g. service_tickets,service_tickets_notes",
+    )
+    p.add_argument("--start-date", default=None, help="bound the first backfill, e.g. 2024-01-01")
+    p.add_argument("--full-refresh", action="store_true", help="drop the tables and state, re-sync")
+    p.add_argument("--pipeline-name", default="cwsync", help="dlt pipeline name (default cwsync)")
+    p.add_argument("--pipelines-dir", default=None, help="where dlt keeps pipeline state")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every retry and step")
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -172,6 +247,84 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("cwsync: %(message)s"))
+    logger = logging.getLogger("cwsync")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.sync import make_pipeline, run_sync
+
+    _setup_logging(args.verbose)
+    sandbox = None
+    source_args: dict = {}
+    if args.sandbox:
+        from cwsync.sandbox import Sandbox
+
+        sandbox = Sandbox(scale=args.scale, seed=args.seed).start()
+        info = sandbox.info
+        source_args = {k: info[k] for k in ("company_id", "public_key", "private_key", "client_id")}
+        source_args["base_url"] = info["base_url"]
+    try:
+        pipeline = make_pipeline(
+            args.destination,
+            dataset_name=args.dataset,
+            pipeline_name=args.pipeline_name,
+            pipelines_dir=args.pipelines_dir,
+            duckdb_path=args.duckdb_file,
+        )
+        summary = run_sync(
+            pipeline,
+            tables=args.resources,
+            start_date=args.start_date,
+            full_refresh=args.full_refresh,
+            **source_args,
+        )
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+    for line in summary.lines():
+        print(line)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.demo import run_demo
+
+    _setup_logging(args.verbose)
+    return run_demo(
+        duckdb_file=args.duckdb_file, scale=args.scale, seed=args.seed, changes=args.changes
+    )
+
+
+def _failure_message(exc: BaseException) -> tuple[str, int]:
+    """One line for any failure of a run: ours verbatim, dlt's and others condensed."""
+    from sources.connectwise.errors import ConfigurationError, find_connectwise_error
+
+    found = find_connectwise_error(exc)
+    if found is not None:
+        return str(found), 2 if isinstance(found, ConfigurationError) else 1
+    try:
+        from dlt.common.configuration.exceptions import ConfigFieldMissingException
+
+        if isinstance(exc, ConfigFieldMissingException):
+            fields = ", ".join(exc.fields)
+            return (f"missing configuration: {fields} (set it in .dlt/ or the environment)", 2)
+    except ImportError:  # pragma: no cover
+        pass
+    root = exc
+    while root.__cause__ is not None or root.__context__ is not None:
+        root = root.__cause__ or root.__context__  # type: ignore[assignment]
+    text = " ".join(str(root).split()) or type(root).__name__
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"run failed: {type(root).__name__}: {text} (run with -v for details)", 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -182,3 +335,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # one line, never a traceback wall
+        message, code = _failure_message(exc)
+        if getattr(args, "verbose", False):
+            logging.getLogger("cwsync").exception("details")
+        print(f"cwsync: {message}", file=sys.stderr)
+        return code

@@ -1,0 +1,369 @@
+"""The HTTP client: site discovery, authentication headers, one request with retries.
+
+* ``Authorization: Basic base64("{company_id}+{public_key}:{private_key}")`` and the
+  ``clientId`` header on every request, the ``Accept`` header pinning the model version.
+* Site discovery: ``GET https://{site}/login/companyinfo/{company_id}`` gives the
+  codebase; a cloud codebase (anything but ``v4_6_release/``) is served from the
+  ``api-`` host, e.g. ``https://api-na.myconnectwise.net/v2025_8/apis/3.0``.
+* ``https`` is required, except for loopback addresses (the sandbox).
+* Every response goes through :mod:`.retry`; every retry is logged (method, path and
+  reason only: never headers, never credentials).
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+
+from .errors import ApiRequestError, ConfigurationError, RetriesExhausted
+from .retry import RetryPolicy, parse_retry_after
+
+log = logging.getLogger("cwsync.connectwise")
+
+ACCEPT = "application/vnd.connectwise.com+json; version={version}"
+ON_PREMISE_CODEBASE = "v4_6_release/"
+USER_AGENT = "cwsync (+https://github.com/cwsync/cwsync)"
+
+
+def is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    name = name.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_of_site(site: str) -> tuple[str, str]:
+    """``na.myconnectwise.net`` / ``https://na.myconnectwise.net/`` -> (scheme, host)."""
+    text = site.strip().rstrip("/")
+    if "://" in text:
+        parts = urlsplit(text)
+        scheme, host = parts.scheme.lower(), parts.netloc
+    else:
+        host = text.split("/", 1)[0]
+        scheme = "http" if is_loopback(host) else "https"
+    if not host:
+        raise ConfigurationError(
+            f"invalid site {site!r}: use a host name like na.myconnectwise.net"
+        )
+    return scheme, host
+
+
+def require_https(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"invalid base_url {url!r}: expected https://host/…/apis/3.0")
+    if parts.scheme != "https" and not is_loopback(parts.netloc):
+        raise ConfigurationError(
+            f"refusing plain http to {parts.netloc}: ConnectWise requires https "
+            "(http is only allowed for loopback addresses such as the sandbox)"
+        )
+
+
+def api_base_from_codebase(site: str, codebase: str) -> str:
+    """Where the API lives, given the site and the ``Codebase`` from companyinfo."""
+    scheme, host = _host_of_site(site)
+    codebase = codebase.strip().strip("/") + "/"
+    cloud = codebase != ON_PREMISE_CODEBASE
+    if cloud and not host.lower().startswith("api-") and not is_loopback(host):
+        host = "api-" + host
+    return f"{scheme}://{host}/{codebase}apis/3.0"
+
+
+def basic_auth(company_id: str, public_key: str, private_key: str) -> str:
+    token = f"{company_id}+{public_key}:{private_key}".encode()
+    return "Basic " + base64.b64encode(token).decode()
+
+
+@dataclass
+class RequestStats:
+    """Counters for the run summary (shared by every thread of one client)."""
+
+    requests: int = 0
+    retries: int = 0
+    records: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, *, requests: int = 0, retries: int = 0, records: int = 0) -> None:
+        with self.lock:
+            self.requests += requests
+            self.retries += retries
+            self.records += records
+
+
+@dataclass
+class Page:
+    """One decoded list response."""
+
+    records: list[dict]
+    headers: Mapping[str, str]
+
+
+class ConnectWiseClient:
+    """A small ConnectWise Manage REST client (thread-safe: one session per thread)."""
+
+    def __init__(
+        self,
+        *,
+        company_id: str,
+        public_key: str,
+        private_key: str,
+        client_id: str,
+        site: str | None = None,
+        base_url: str | None = None,
+        api_version: str = "2025.8",
+        retry: RetryPolicy | None = None,
+        sleep=time.sleep,
+    ) -> None:
+        missing = [
+            name
+            for name, value in (
+                ("company_id", company_id),
+                ("public_key", public_key),
+                ("private_key", private_key),
+                ("client_id", client_id),
+            )
+            if not value or not str(value).strip()
+        ]
+        if missing:
+            raise ConfigurationError(
+                f"missing {', '.join(missing)} in sources.connectwise "
+                "(.dlt/secrets.toml or SOURCES__CONNECTWISE__… environment variables)"
+            )
+        if not site and not base_url:
+            raise ConfigurationError(
+                "set sources.connectwise.site (e.g. na.myconnectwise.net) or base_url"
+            )
+        self.company_id = str(company_id).strip()
+        self.site = site
+        self.api_version = api_version
+        self.retry = retry or RetryPolicy()
+        self.stats = RequestStats()
+        self._sleep = sleep
+        self._auth = basic_auth(self.company_id, str(public_key).strip(), str(private_key).strip())
+        self._client_id = str(client_id).strip()
+        self._local = threading.local()
+        self.cloud: bool | None = None
+        if base_url:
+            base_url = base_url.strip().rstrip("/")
+            require_https(base_url)
+            self.base_url = base_url
+        else:
+            self.base_url = self.discover(str(site))
+
+    # -- plumbing -----------------------------------------------------------------------
+    @property
+    def session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            self._local.session = session
+        return session
+
+    def headers(self, api_version: str | None = None) -> dict[str, str]:
+        return {
+            "Authorization": self._auth,
+            "clientId": self._client_id,
+            "Accept": ACCEPT.format(version=api_version or self.api_version),
+            "User-Agent": USER_AGENT,
+        }
+
+    def discover(self, site: str) -> str:
+        """Resolve the API base URL of ``site`` through ``/login/companyinfo``."""
+        scheme, host = _host_of_site(site)
+        if scheme != "https" and not is_loopback(host):
+            raise ConfigurationError(f"refusing plain http to {host}: ConnectWise requires https")
+        url = f"{scheme}://{host}/login/companyinfo/{self.company_id}"
+        response = self._send("GET", url, what="company info", headers={"User-Agent": USER_AGENT})
+        if response.status_code == 404:
+            raise ConfigurationError(
+                f"company {self.company_id!r} is not known at {host}: check site and company_id"
+            )
+        self._raise_for_status(response, "company info")
+        info = self._decode(response, "company info")
+        if not isinstance(info, dict) or not info.get("Codebase"):
+            raise ConfigurationError(
+                f"{host} did not answer /login/companyinfo like a ConnectWise site: check site"
+            )
+        self.cloud = str(info.get("IsCloud", "")).lower() == "true"
+        base = api_base_from_codebase(site, str(info["Codebase"]))
+        require_https(base)
+        log.info("discovered API base %s (cloud=%s)", base, self.cloud)
+        return base
+
+    # -- requests -----------------------------------------------------------------------
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def get_page(
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        *,
+        forward_only: bool = False,
+        api_version: str | None = None,
+    ) -> Page:
+        """GET one page of a collection; retried per the policy; always a list of records."""
+        headers = self.headers(api_version)
+        if forward_only:
+            headers["pagination-type"] = "forward-only"
+        response = self._send("GET", self.url(path), what=path, params=params, headers=headers)
+        self._raise_for_status(response, path)
+        records = self._decode(response, path)
+        if not isinstance(records, list):
+            raise ApiRequestError(
+                f"GET /{path}: expected a JSON list, got {type(records).__name__}"
+            )
+        self.stats.add(records=len(records))
+        return Page(records, response.headers)
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        response = self._send(
+            "GET", self.url(path), what=path, params=params or {}, headers=self.headers()
+        )
+        self._raise_for_status(response, path)
+        return self._decode(response, path)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Send with retries; returns the final response whose status is not retryable,
+        with its body fully read and checked to be JSON when it is a 200."""
+        policy = self.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            reason: str
+            retry_after: float | None = None
+            try:
+                self.stats.add(requests=1)
+                response = self.session.request(
+                    method, url, params=params, headers=headers, timeout=policy.timeout
+                )
+                if policy.should_retry_status(response.status_code):
+                    reason = f"HTTP {response.status_code}"
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                elif response.status_code == 200 and not _looks_like_json(response):
+                    reason = f"a 200 that is not JSON ({_content_type(response) or 'no type'})"
+                else:
+                    if response.status_code == 200:
+                        try:
+                            response._cw_json = orjson.loads(response.content)  # type: ignore[attr-defined]
+                        except orjson.JSONDecodeError:
+                            reason = "a truncated or invalid JSON body"
+                        else:
+                            return response
+                    else:
+                        return response
+            except requests.Timeout:
+                reason = "a timeout"
+            except requests.ConnectionError as exc:
+                reason = f"a connection error ({type(exc).__name__})"
+            except requests.exceptions.ChunkedEncodingError:
+                reason = "a truncated body"
+            except requests.exceptions.ContentDecodingError:
+                reason = "an undecodable body"
+            if attempt >= policy.max_attempts:
+                raise RetriesExhausted(
+                    f"{method} /{_short(what)} still failing after {attempt} attempts "
+                    f"(last: {reason}); the API may be down or rate limiting, try again later"
+                )
+            wait = policy.delay(attempt, retry_after)
+            self.stats.add(retries=1)
+            log.warning(
+                "retrying %s /%s after %s (attempt %d of %d, waiting %.1fs)",
+                method,
+                _short(what),
+                reason,
+                attempt + 1,
+                policy.max_attempts,
+                wait,
+            )
+            self._sleep(wait)
+
+    def _decode(self, response: requests.Response, what: str) -> Any:
+        cached = getattr(response, "_cw_json", None)
+        if cached is not None:
+            return cached
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise ApiRequestError(f"GET /{_short(what)}: the response is not JSON") from None
+
+    def _raise_for_status(self, response: requests.Response, what: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        message = _api_message(response)
+        where = f"/{_short(what)}"
+        if status == 400:
+            raise ApiRequestError(f"the API rejected GET {where}: {message}", status)
+        if status == 401:
+            raise ApiRequestError(
+                "authentication failed (401): check company_id, public_key and private_key "
+                f"in sources.connectwise, and that client_id is registered ({message})",
+                status,
+            )
+        if status == 403:
+            raise ApiRequestError(
+                f"access denied (403) to {where}: give the API member's security role access "
+                f"to this area, or leave the table out with --resources ({message})",
+                status,
+            )
+        if status == 404:
+            hint = (
+                "check site and company_id (the cloud codebase is discovered from the site)"
+                if self.cloud or self.site
+                else "check base_url"
+            )
+            raise ApiRequestError(f"not found (404): {where}: {hint} ({message})", status)
+        raise ApiRequestError(f"GET {where} failed with HTTP {status}: {message}", status)
+
+
+def _content_type(response: requests.Response) -> str:
+    return (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+
+
+def _looks_like_json(response: requests.Response) -> bool:
+    ctype = _content_type(response)
+    return ctype.endswith("json") or ctype == ""
+
+
+def _api_message(response: requests.Response) -> str:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        parts = [str(body.get("message") or body.get("code") or "")]
+        for err in body.get("errors") or []:
+            if isinstance(err, dict) and err.get("message"):
+                parts.append(str(err["message"]))
+        return " ".join(p for p in parts if p)[:300] or f"HTTP {response.status_code}"
+    return f"HTTP {response.status_code}"
+
+
+def _short(path: str) -> str:
+    return path.split("?", 1)[0].strip("/")
