@@ -69,3 +69,35 @@ def fresh_sandbox() -> Iterator[Sandbox]:
 @pytest.fixture()
 def fresh_client(fresh_sandbox: Sandbox) -> Client:
     return Client(fresh_sandbox)
+
+
+# -- syncing into real warehouses -------------------------------------------------------
+def source_args(sandbox: Sandbox, **extra) -> dict:
+    """Arguments of ``connectwise_source`` pointing at a sandbox (fast retries)."""
+    info = sandbox.info
+    args = {k: info[k] for k in ("company_id", "public_key", "private_key", "client_id")}
+    args["base_url"] = info["base_url"]
+    args["backoff_seconds"] = 0.01
+    args.update(extra)
+    return args
+
+
+def duckdb_pipeline(tmp_path, name: str = "cwtest"):
+    """A dlt pipeline into a DuckDB file under ``tmp_path`` with its own state dir."""
+    from pipelines.sync import make_pipeline
+
+    return make_pipeline(
+        "duckdb",
+        duckdb_path=str(tmp_path / f"{name}.duckdb"),
+        pipeline_name=name,
+        pipelines_dir=str(tmp_path / f"{name}-state"),
+    )
+
+
+def duckdb_rows(pipeline, sql: str) -> list[tuple]:
+    """Run ``sql`` (tables qualified with ``connectwise.``) on the pipeline's DuckDB file."""
+    import duckdb
+
+    path = pipeline.destination.config_params["credentials"]
+    with duckdb.connect(path, read_only=True) as db:
+        return db.execute(sql).fetchall()

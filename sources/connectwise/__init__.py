@@ -104,6 +104,7 @@ def connectwise_source(
     cursor_lag_seconds: float = 60.0,
     page_size: int = PAGE_SIZE,
     max_attempts: int = 8,
+    backoff_seconds: float = 0.5,
     child_workers: int = 4,
     tables: Sequence[str] | None = None,
     client: ConnectWiseClient | None = None,
@@ -122,6 +123,7 @@ def connectwise_source(
         cursor_lag_seconds: safety margin of the watermark (see ``watermark.py``).
         page_size: records per page (max 1000).
         max_attempts: tries per request before the run fails (see ``retry.py``).
+        backoff_seconds: first retry delay; doubles per attempt, with jitter, up to 30 s.
         child_workers: parallel requests when fetching per-parent collections.
         tables: table names to load (default all); parents of per-parent tables are added.
         client: a ready client (tests); built from the arguments otherwise.
@@ -140,7 +142,7 @@ def connectwise_source(
             site=site,
             base_url=base_url,
             api_version=api_version,
-            retry=RetryPolicy(max_attempts=max_attempts),
+            retry=RetryPolicy(max_attempts=max_attempts, base_delay=float(backoff_seconds)),
         )
     if stats is not None:
         client.stats = stats
