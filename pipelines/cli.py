@@ -151,7 +151,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--scale", type=_scale, default="small", help="sandbox scale (with --sandbox)")
     run.add_argument("--seed", type=int, default=1, help="sandbox seed (with --sandbox)")
+    run.add_argument(
+        "--reconcile-deletes",
+        action="store_true",
+        help="sweep ids of every synced table now and mark deleted records "
+        "(otherwise: per the schedule, default once a day)",
+    )
+    run.add_argument(
+        "--no-deletes", action="store_true", help="skip the scheduled delete sweep this run"
+    )
+    run.add_argument(
+        "--hard-deletes",
+        action="store_true",
+        help="delete rows of deleted records instead of marking",
+    )
+    run.add_argument(
+        "--force-deletes", action="store_true", help="mark deletes past the mass-delete guard"
+    )
+    run.add_argument(
+        "--max-delete-share",
+        type=_rate,
+        default=0.10,
+        help="mass-delete guard: most of a table one sweep may mark (default 0.10)",
+    )
+    run.add_argument(
+        "--no-verify", action="store_true", help="skip comparing API counts with the warehouse"
+    )
     run.set_defaults(func=cmd_run)
+
+    verify = sub.add_parser(
+        "verify",
+        help="compare the API's /count with the warehouse's live rows, per table",
+        description=(
+            "For every loaded top-level table, compare the API's /count with the live rows "
+            "in the warehouse; exit 1 when any differs."
+        ),
+    )
+    _sync_options(verify, sync=False)
+    verify.set_defaults(func=cmd_verify)
 
     demo = sub.add_parser(
         "demo",
@@ -182,7 +219,7 @@ def _tables(text: str) -> list[str]:
     return names
 
 
-def _sync_options(p: argparse.ArgumentParser) -> None:
+def _sync_options(p: argparse.ArgumentParser, *, sync: bool = True) -> None:
     p.add_argument(
         "--destination",
         default="duckdb",
@@ -201,10 +238,15 @@ def _sync_options(p: argparse.ArgumentParser) -> None:
         type=_tables,
         default=None,
         metavar="TABLES",
-        help="comma list of tables to sync, e.g. service_tickets,service_tickets_notes",
+        help="comma list of tables, e.g. service_tickets,service_tickets_notes",
     )
-    p.add_argument("--start-date", default=None, help="bound the first backfill, e.g. 2024-01-01")
-    p.add_argument("--full-refresh", action="store_true", help="drop the tables and state, re-sync")
+    if sync:
+        p.add_argument(
+            "--start-date", default=None, help="bound the first backfill, e.g. 2024-01-01"
+        )
+        p.add_argument(
+            "--full-refresh", action="store_true", help="drop the tables and state, re-sync"
+        )
     p.add_argument("--pipeline-name", default="cwsync", help="dlt pipeline name (default cwsync)")
     p.add_argument("--pipelines-dir", default=None, help="where dlt keeps pipeline state")
     p.add_argument("-v", "--verbose", action="store_true", help="log every retry and step")
@@ -282,6 +324,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             tables=args.resources,
             start_date=args.start_date,
             full_refresh=args.full_refresh,
+            verify=not args.no_verify,
+            deletes="now" if args.reconcile_deletes else ("off" if args.no_deletes else "auto"),
+            hard_deletes=args.hard_deletes,
+            force_deletes=args.force_deletes,
+            max_delete_share=args.max_delete_share,
             **source_args,
         )
     finally:
@@ -289,7 +336,36 @@ def cmd_run(args: argparse.Namespace) -> int:
             sandbox.stop()
     for line in summary.lines():
         print(line)
-    return 0
+    refused = [s.refused for s in summary.deletes if s.refused]
+    return 1 if refused else 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    import dlt
+
+    from pipelines.reconcile import verify_counts
+    from pipelines.sync import count_table, make_pipeline
+    from sources.connectwise import client_from_config, resolve_tables
+
+    _setup_logging(args.verbose)
+    tables = resolve_tables(args.resources) if args.resources else None
+    pipeline = make_pipeline(
+        args.destination,
+        dataset_name=args.dataset,
+        pipeline_name=args.pipeline_name,
+        pipelines_dir=args.pipelines_dir,
+        duckdb_path=args.duckdb_file,
+    )
+    pipeline.sync_destination()
+    if not pipeline.schemas or "connectwise" not in pipeline.schemas:
+        raise UsageError(
+            "nothing to verify: no ConnectWise data in this destination yet (cwsync run)"
+        )
+    start = dlt.config.get("sources.connectwise.start_date", str)
+    checks = verify_counts(pipeline, client_from_config(), tables, start_date=start)
+    for line in count_table(checks):
+        print(line)
+    return 1 if any(c.diff for c in checks) else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

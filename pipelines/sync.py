@@ -11,14 +11,18 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import dlt
+import orjson
 from dlt.common.pipeline import LoadInfo
 
 from sources.connectwise import connectwise_source
 from sources.connectwise.client import ConnectWiseClient, RequestStats
-from sources.connectwise.settings import DATASET_NAME
+from sources.connectwise.settings import BY_TABLE, DATASET_NAME
+
+from .reconcile import CountCheck, DeleteSweep, loaded_tables, sweep_deletes, verify_counts
 
 PIPELINE_NAME = "cwsync"
 
@@ -35,6 +39,13 @@ class RunSummary:
     load_info: LoadInfo | None = field(default=None, repr=False)
     # setup tables that were replaced with the same content as before
     unchanged: frozenset[str] = frozenset()
+    counts: list[CountCheck] = field(default_factory=list)  # API /count vs warehouse
+    deletes: list[DeleteSweep] = field(default_factory=list)
+    sync_requests: int = 0  # requests of the sync itself (without count check and sweeps)
+
+    @property
+    def mismatches(self) -> list[CountCheck]:
+        return [c for c in self.counts if c.diff]
 
     @property
     def changed(self) -> dict[str, int]:
@@ -47,14 +58,41 @@ class RunSummary:
 
     def lines(self) -> list[str]:
         changed = self.changed
+        extra = self.requests - self.sync_requests if self.sync_requests else 0
+        checks = f" + {extra:,} to check counts and deletes" if extra else ""
         out = [
             f"{len(changed)} tables changed, {sum(changed.values()):,} rows "
-            f"({self.records:,} records read in {self.requests:,} requests, "
-            f"{self.retries:,} retries, {self.seconds:.1f}s)"
+            f"({self.records:,} records read in {self.sync_requests or self.requests:,} requests"
+            f"{checks}, {self.retries:,} retries, {self.seconds:.1f}s)"
         ]
         width = max((len(t) for t in changed), default=0)
         out += [f"  {t:<{width}}  {n:>9,}" for t, n in changed.items()]
+        for sweep in self.deletes:
+            if sweep.refused:
+                out.append(f"deletes: {sweep.refused}")
+            elif sweep.marked or sweep.unmarked:
+                out.append(
+                    f"deletes: {sweep.table}: {sweep.marked:,} rows gone"
+                    f" (+{sweep.children:,} per-parent rows), {sweep.unmarked:,} back"
+                )
+        if self.counts:
+            out += count_table(self.counts, only=set(changed) | {c.table for c in self.mismatches})
         return out
+
+
+def count_table(checks: Sequence[CountCheck], only: set[str] | None = None) -> list[str]:
+    """The API's count next to the warehouse's live rows, with the difference."""
+    shown = [c for c in checks if only is None or c.table in only]
+    bad = [c for c in checks if c.diff]
+    head = f"counts: {len(checks) - len(bad)} of {len(checks)} tables match the API" + (
+        f", {len(bad)} DIFFER" if bad else ""
+    )
+    if not shown:
+        return [head]
+    width = max(len(c.table) for c in shown)
+    lines = [head, f"  {'table':<{width}}  {'api':>9}  {'warehouse':>9}  {'diff':>6}"]
+    lines += [f"  {c.table:<{width}}  {c.api:>9,}  {c.warehouse:>9,}  {c.diff:>+6,}" for c in shown]
+    return lines
 
 
 def make_pipeline(
@@ -90,9 +128,23 @@ def run_sync(
     start_date: str | None = None,
     full_refresh: bool = False,
     client: ConnectWiseClient | None = None,
+    verify: bool = True,
+    deletes: str = "auto",
+    hard_deletes: bool = False,
+    force_deletes: bool = False,
+    max_delete_share: float = 0.10,
+    record_run: bool = True,
     **source_args: Any,
 ) -> RunSummary:
-    """Sync the tenant (configured through dlt, or ``client``) into ``pipeline``."""
+    """Sync the tenant (configured through dlt, or ``client``) into ``pipeline``.
+
+    After the load: the delete sweep for the tables that are due (``deletes``: ``auto`` =
+    per the schedule, ``now`` = every synced table, ``off``), the count check
+    (``verify``), and one row in ``_cwsync_runs`` (``record_run``).
+    """
+    if deletes not in ("auto", "now", "off"):
+        raise ValueError("deletes must be auto, now or off")
+    started_at = datetime.now(timezone.utc)
     started = time.perf_counter()
     kwargs: dict[str, Any] = dict(source_args)
     if start_date:
@@ -100,6 +152,7 @@ def run_sync(
     stats = client.stats if client is not None else RequestStats()
     before = (stats.requests, stats.retries, stats.records)
     source = connectwise_source(tables=tables, client=client, stats=stats, **kwargs)
+    selected = list(source.resources.keys())
     info = pipeline.run(
         source,
         loader_file_format=file_format_for(pipeline),
@@ -108,7 +161,7 @@ def run_sync(
     trace = pipeline.last_trace
     rows = dict(trace.last_normalize_info.row_counts) if trace.last_normalize_info else {}
     source_state = pipeline.state.get("sources", {}).get("connectwise", {})
-    return RunSummary(
+    summary = RunSummary(
         rows=rows,
         requests=stats.requests - before[0],
         retries=stats.retries - before[1],
@@ -117,3 +170,166 @@ def run_sync(
         load_info=info,
         unchanged=frozenset(source_state.get("replaced_unchanged") or ()),
     )
+    api = client or stats.client
+    if api is None:  # pragma: no cover - the source always registers its client
+        return summary
+    sweeps: list[DeleteSweep] = []
+    baselines: list[str] = []
+    if deletes != "off":
+        due, baselines = _deletes_due(pipeline, selected, now=deletes == "now")
+        if due:
+            sweeps = sweep_deletes(
+                pipeline,
+                api,
+                due,
+                hard=hard_deletes,
+                max_share=max_delete_share,
+                force=force_deletes,
+                at=started_at,
+            )
+    summary.deletes = sweeps
+    if verify:
+        bound = start_date or dlt.config.get("sources.connectwise.start_date", str)
+        summary.counts = verify_counts(pipeline, api, selected, start_date=bound)
+    summary.seconds = time.perf_counter() - started
+    summary.sync_requests = summary.requests
+    summary.requests = stats.requests - before[0]
+    if record_run:
+        record(pipeline, summary, started_at, sweeps, baselines)
+    return summary
+
+
+def deletes_schedule() -> tuple[float, dict[str, float]]:
+    """Hours between delete sweeps: the default and per-table overrides (0 = never),
+    from ``sources.connectwise.deletes_every_hours`` and ``…deletes_every_hours_by_table``."""
+    default = dlt.config.get("sources.connectwise.deletes_every_hours", float)
+    overrides = dlt.config.get("sources.connectwise.deletes_every_hours_by_table", dict)
+    return (24.0 if default is None else float(default)), {
+        str(k): float(v) for k, v in (overrides or {}).items()
+    }
+
+
+def _last_sweeps(pipeline: dlt.Pipeline) -> dict[str, datetime]:
+    if "_cwsync_deletes" not in loaded_tables(pipeline):
+        return {}
+    with pipeline.sql_client() as sql:
+        name = sql.make_qualified_table_name("_cwsync_deletes")
+        rows = sql.execute_sql(
+            f"SELECT table_name, max(swept_at) FROM {name} WHERE refused IS NULL GROUP BY 1"
+        )
+    out = {}
+    for table, when in rows:
+        if isinstance(when, str):
+            when = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        out[str(table)] = when
+    return out
+
+
+def _deletes_due(
+    pipeline: dlt.Pipeline, selected: Sequence[str], *, now: bool
+) -> tuple[list[str], list[str]]:
+    """(tables to sweep now, tables loaded for the first time: their baseline)."""
+    candidates = [t for t in selected if t in BY_TABLE and BY_TABLE[t].incremental]
+    present = loaded_tables(pipeline)
+    candidates = [t for t in candidates if t in present]
+    if now:
+        return candidates, []
+    default, overrides = deletes_schedule()
+    last = _last_sweeps(pipeline)
+    due, baselines = [], []
+    current = datetime.now(timezone.utc)
+    for table in candidates:
+        every = overrides.get(table, default)
+        if every <= 0:
+            continue
+        if table not in last:
+            baselines.append(table)  # just backfilled: complete as of now
+        elif (current - last[table]).total_seconds() >= every * 3600:
+            due.append(table)
+    return due, baselines
+
+
+def record(
+    pipeline: dlt.Pipeline,
+    summary: RunSummary,
+    started_at: datetime,
+    sweeps: Sequence[DeleteSweep],
+    baselines: Sequence[str],
+) -> None:
+    """Append this run to ``_cwsync_runs`` (and its sweeps to ``_cwsync_deletes``)."""
+    finished = datetime.now(timezone.utc)
+    load_id = (
+        summary.load_info.loads_ids[0]
+        if summary.load_info and summary.load_info.loads_ids
+        else None
+    )
+    mismatches = [c for c in summary.counts if c.diff]
+    run_row = {
+        "load_id": load_id,
+        "started_at": started_at,
+        "finished_at": finished,
+        "seconds": round(summary.seconds, 3),
+        "requests": summary.requests,
+        "retries": summary.retries,
+        "records": summary.records,
+        "rows": sum(summary.changed.values()),
+        "tables_changed": len(summary.changed),
+        "changed": orjson.dumps(summary.changed).decode(),
+        "counts": orjson.dumps(
+            {c.table: {"api": c.api, "warehouse": c.warehouse} for c in summary.counts}
+        ).decode(),
+        "count_mismatches": len(mismatches),
+        "deleted_marked": sum(s.marked for s in sweeps),
+    }
+    sweep_rows = [
+        {
+            "table_name": s.table,
+            "swept_at": started_at,
+            "live": s.live,
+            "marked": s.marked,
+            "unmarked": s.unmarked,
+            "children": s.children,
+            "refused": s.refused,
+            "baseline": False,
+        }
+        for s in sweeps
+    ] + [
+        {
+            "table_name": t,
+            "swept_at": started_at,
+            "live": None,
+            "marked": 0,
+            "unmarked": 0,
+            "children": 0,
+            "refused": None,
+            "baseline": True,
+        }
+        for t in baselines
+    ]
+    resources = [
+        dlt.resource(
+            [run_row],
+            name="_cwsync_runs",
+            write_disposition="append",
+            columns={
+                "started_at": {"data_type": "timestamp"},
+                "finished_at": {"data_type": "timestamp"},
+            },
+        )
+    ]
+    if sweep_rows:
+        resources.append(
+            dlt.resource(
+                sweep_rows,
+                name="_cwsync_deletes",
+                write_disposition="append",
+                columns={
+                    "swept_at": {"data_type": "timestamp"},
+                    "live": {"data_type": "bigint", "nullable": True},
+                    "refused": {"data_type": "text", "nullable": True},
+                },
+            )
+        )
+    pipeline.run(resources, schema=pipeline.schemas["connectwise"])

@@ -34,7 +34,13 @@ from .retry import RetryPolicy
 from .settings import BY_TABLE, DEFAULT_API_VERSION, ENDPOINTS, PAGE_SIZE, Endpoint
 from .watermark import Boundary, Watermark, record_digest
 
-__all__ = ["connectwise_source", "ENDPOINTS", "resolve_tables"]
+__all__ = [
+    "DELETED_AT",
+    "ENDPOINTS",
+    "client_from_config",
+    "connectwise_source",
+    "resolve_tables",
+]
 
 log = logging.getLogger("cwsync.connectwise")
 
@@ -76,6 +82,30 @@ def resolve_tables(selected: Sequence[str] | None) -> list[str]:
             if table not in wanted:
                 wanted.append(table)
     return wanted
+
+
+def client_from_config(**overrides: Any) -> ConnectWiseClient:
+    """A client configured like the source (``sources.connectwise`` in ``.dlt/`` or the
+    environment), for work outside a pipeline run (``cwsync verify``)."""
+
+    def get(key: str, secret: bool = False) -> Any:
+        if key in overrides:
+            return overrides[key]
+        getter = dlt.secrets.get if secret else dlt.config.get
+        value = getter(f"sources.connectwise.{key}")
+        if value is None and not secret:
+            value = dlt.secrets.get(f"sources.connectwise.{key}")
+        return value
+
+    return ConnectWiseClient(
+        company_id=get("company_id") or "",
+        public_key=get("public_key", True) or "",
+        private_key=get("private_key", True) or "",
+        client_id=get("client_id", True) or "",
+        site=get("site"),
+        base_url=get("base_url"),
+        api_version=get("api_version") or DEFAULT_API_VERSION,
+    )
 
 
 def _parse_versions(value: Mapping[str, str] | str | None) -> dict[str, str]:
@@ -146,6 +176,7 @@ def connectwise_source(
         )
     if stats is not None:
         client.stats = stats
+        stats.client = client
     dlt.current.source_schema().add_type_detection("iso_timestamp")
 
     wanted = resolve_tables(tables)
@@ -167,12 +198,16 @@ def connectwise_source(
     return list(built.values())
 
 
+DELETED_AT = "_cw_deleted_at"  # set by the delete reconciliation; null for live rows
+
+
 def _hints(endpoint: Endpoint) -> dict[str, Any]:
     return {
         "name": endpoint.table,
         "table_name": endpoint.table,
         "primary_key": endpoint.primary_key,
         "nested_hints": CUSTOM_FIELD_HINTS,
+        "columns": {DELETED_AT: {"data_type": "timestamp", "nullable": True}},
     }
 
 

@@ -96,6 +96,9 @@ class RequestStats:
     retries: int = 0
     records: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # the client that counts into these stats (set by the source; the run uses it after
+    # the load for the count check and the delete sweep)
+    client: ConnectWiseClient | None = field(default=None, repr=False)
 
     def add(self, *, requests: int = 0, retries: int = 0, records: int = 0) -> None:
         with self.lock:

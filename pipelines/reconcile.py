@@ -1,0 +1,238 @@
+"""Proof that the warehouse matches the API: row counts per table, and deletes.
+
+* :func:`verify_counts` compares the API's ``/count`` with the live rows
+  (``_cw_deleted_at IS NULL``) of each loaded top-level table.
+* :func:`sweep_deletes` reads only ids (``fields=id``, forward-only pages of 1000) and
+  marks rows whose record no longer exists: ``_cw_deleted_at`` = the sweep time, also on
+  the per-parent rows of a deleted parent; rows whose id is live again are un-marked.
+  With ``hard=True`` such rows (and their nested ``__custom_fields`` rows) are deleted
+  instead. A mass-delete guard refuses to touch more than ``max_share`` of a table.
+* :func:`mark_deleted` is the one place that marks rows, so other sources of deletes (the
+  callbacks receiver) feed the same column the same way.
+
+Everything goes through the destination's dlt SQL client, so it works on every SQL
+destination dlt loads (DuckDB, Postgres, BigQuery, Snowflake, …).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import dlt
+
+from sources.connectwise import DELETED_AT
+from sources.connectwise.client import ConnectWiseClient
+from sources.connectwise.conditions import to_utc_iso, updated_since
+from sources.connectwise.errors import ConnectWiseError
+from sources.connectwise.paginator import forward_only_pages
+from sources.connectwise.settings import BY_TABLE, ENDPOINTS, Endpoint
+
+BATCH = 500
+
+
+class MassDeleteRefused(ConnectWiseError):
+    """A sweep would mark more of a table as deleted than the guard allows."""
+
+
+@dataclass
+class CountCheck:
+    table: str
+    api: int
+    warehouse: int
+
+    @property
+    def diff(self) -> int:
+        return self.warehouse - self.api
+
+
+@dataclass
+class DeleteSweep:
+    table: str
+    live: int  # ids the API has
+    marked: int = 0  # rows newly marked (or deleted, when hard)
+    unmarked: int = 0  # rows live again
+    children: int = 0  # per-parent rows marked/deleted with their parent
+    refused: str | None = None  # the guard's message when it refused
+
+
+def loaded_tables(pipeline: dlt.Pipeline) -> set[str]:
+    """Tables of the ConnectWise schema that have received data."""
+    schema = pipeline.schemas.get("connectwise") if pipeline.schemas else None
+    if schema is None:
+        return set()
+    return set(schema.data_table_names(seen_data_only=True))
+
+
+def _qualified(client, table: str) -> str:
+    return client.make_qualified_table_name(table)
+
+
+def _warehouse_live_count(sql, table: str, has_deleted: bool, since: str | None) -> int:
+    where = [f"{DELETED_AT} IS NULL"] if has_deleted else []
+    args = []
+    if since:
+        where.append("_info__last_updated >= %s")
+        args.append(datetime.fromisoformat(since.replace("Z", "+00:00")))
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    rows = sql.execute_sql(f"SELECT count(*) FROM {_qualified(sql, table)}{clause}", *args)
+    return int(rows[0][0])
+
+
+def _has_column(pipeline: dlt.Pipeline, table: str, column: str) -> bool:
+    schema = pipeline.schemas["connectwise"]
+    return column in schema.get_table_columns(table)
+
+
+def api_count(client: ConnectWiseClient, endpoint: Endpoint, conditions: str | None = None) -> int:
+    params = {"conditions": conditions} if conditions else {}
+    body = client.get_json(f"{endpoint.path}/count", params)
+    return int(body["count"]) if isinstance(body, dict) else int(body)
+
+
+def verify_counts(
+    pipeline: dlt.Pipeline,
+    client: ConnectWiseClient,
+    tables: Iterable[str] | None = None,
+    start_date: str | None = None,
+) -> list[CountCheck]:
+    """API ``/count`` vs live warehouse rows for each loaded top-level table.
+
+    With a ``start_date`` (the backfill bound), both sides count only records updated
+    since then. Per-parent tables are not counted: their ``/count`` needs one request per
+    parent.
+    """
+    since = to_utc_iso(start_date) if start_date else None
+    present = loaded_tables(pipeline)
+    wanted = [e for e in ENDPOINTS if not e.is_child and e.table in present]
+    if tables is not None:
+        chosen = set(tables)
+        wanted = [e for e in wanted if e.table in chosen]
+    checks: list[CountCheck] = []
+    with pipeline.sql_client() as sql:
+        for endpoint in wanted:
+            bounded = since if endpoint.incremental else None
+            warehouse = _warehouse_live_count(
+                sql, endpoint.table, _has_column(pipeline, endpoint.table, DELETED_AT), bounded
+            )
+            conditions = updated_since(bounded, endpoint.cursor) if bounded else None
+            checks.append(
+                CountCheck(endpoint.table, api_count(client, endpoint, conditions), warehouse)
+            )
+    return checks
+
+
+def _batches(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), BATCH):
+        yield ids[start : start + BATCH]
+
+
+def _in(ids: Sequence[int]) -> str:
+    return ",".join(str(int(i)) for i in ids)
+
+
+def mark_deleted(
+    pipeline: dlt.Pipeline,
+    table: str,
+    ids: Sequence[int],
+    *,
+    at: datetime | None = None,
+    hard: bool = False,
+) -> tuple[int, int]:
+    """Mark (or delete, with ``hard``) rows of ``table`` by id, and the per-parent rows
+    whose ``parent_id`` is one of them. Returns (rows, per-parent rows) affected."""
+    if not ids:
+        return 0, 0
+    at = at or datetime.now(timezone.utc)
+    children = [e.table for e in ENDPOINTS if e.parent_table == table]
+    present = loaded_tables(pipeline)
+    schema = pipeline.schemas["connectwise"]
+    done = kids = 0
+    with pipeline.sql_client() as sql:
+        for batch in _batches(sorted(ids)):
+            id_list = _in(batch)
+            for child in children:
+                if child not in present:
+                    continue
+                kids += _apply(sql, schema, child, f"parent_id IN ({id_list})", at, hard)
+            done += _apply(sql, schema, table, f"id IN ({id_list})", at, hard)
+    return done, kids
+
+
+def _apply(sql, schema, table: str, where: str, at: datetime, hard: bool) -> int:
+    name = _qualified(sql, table)
+    if hard:
+        count = int(sql.execute_sql(f"SELECT count(*) FROM {name} WHERE {where}")[0][0])
+        for nested in _nested_tables(schema, table):
+            sql.execute_sql(
+                f"DELETE FROM {_qualified(sql, nested)} WHERE _dlt_root_id IN "
+                f"(SELECT _dlt_id FROM {name} WHERE {where})"
+            )
+        sql.execute_sql(f"DELETE FROM {name} WHERE {where}")
+        return count
+    where = f"{where} AND {DELETED_AT} IS NULL"
+    count = int(sql.execute_sql(f"SELECT count(*) FROM {name} WHERE {where}")[0][0])
+    if count:
+        sql.execute_sql(f"UPDATE {name} SET {DELETED_AT} = %s WHERE {where}", at)
+    return count
+
+
+def _nested_tables(schema, table: str) -> list[str]:
+    loaded = set(schema.data_table_names(seen_data_only=True))
+    return [
+        name
+        for name, t in schema.tables.items()
+        if name.startswith(table + "__") and t.get("parent") and name in loaded
+    ]
+
+
+def sweep_deletes(
+    pipeline: dlt.Pipeline,
+    client: ConnectWiseClient,
+    tables: Iterable[str],
+    *,
+    hard: bool = False,
+    max_share: float = 0.10,
+    force: bool = False,
+    at: datetime | None = None,
+) -> list[DeleteSweep]:
+    """Find and mark deleted records of each (loaded, incremental, top-level) table."""
+    at = at or datetime.now(timezone.utc)
+    present = loaded_tables(pipeline)
+    results: list[DeleteSweep] = []
+    for table in tables:
+        endpoint = BY_TABLE[table]
+        if endpoint.is_child or not endpoint.incremental or table not in present:
+            continue
+        live: set[int] = set()
+        for page in forward_only_pages(client, endpoint.path, {"fields": "id"}):
+            live.update(r["id"] for r in page.records if isinstance(r.get("id"), int))
+        with pipeline.sql_client() as sql:
+            name = _qualified(sql, table)
+            rows = sql.execute_sql(f"SELECT id, {DELETED_AT} FROM {name}")
+        known = {int(r[0]) for r in rows if r[1] is None}
+        marked_before = {int(r[0]) for r in rows if r[1] is not None}
+        gone = sorted(known - live)
+        back = sorted(marked_before & live)
+        result = DeleteSweep(table, live=len(live))
+        if gone and not force and len(gone) > max_share * max(1, len(known)):
+            result.refused = (
+                f"refusing to {'delete' if hard else 'mark'} {len(gone):,} of {len(known):,} rows "
+                f"({len(gone) / max(1, len(known)):.0%}) of {table} as deleted: more than the "
+                f"{max_share:.0%} guard; check the API member's access, then rerun with "
+                "--force-deletes if the records really are gone"
+            )
+            results.append(result)
+            continue
+        result.marked, result.children = mark_deleted(pipeline, table, gone, at=at, hard=hard)
+        if back and not hard:
+            with pipeline.sql_client() as sql:
+                name = _qualified(sql, table)
+                for batch in _batches(back):
+                    sql.execute_sql(
+                        f"UPDATE {name} SET {DELETED_AT} = NULL WHERE id IN ({_in(batch)})"
+                    )
+            result.unmarked = len(back)
+        results.append(result)
+    return results
