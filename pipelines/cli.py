@@ -219,6 +219,16 @@ def _tables(text: str) -> list[str]:
     return names
 
 
+def _condition(text: str) -> tuple[str, str]:
+    table, sep, condition = text.partition("=")
+    if not sep or not table.strip() or not condition.strip():
+        raise argparse.ArgumentTypeError(
+            f"invalid --condition {text!r}: use TABLE=CONDITIONS, e.g. "
+            "service_tickets='closedFlag = False'"
+        )
+    return table.strip(), condition.strip()
+
+
 def _sync_options(p: argparse.ArgumentParser, *, sync: bool = True) -> None:
     p.add_argument(
         "--destination",
@@ -241,6 +251,14 @@ def _sync_options(p: argparse.ArgumentParser, *, sync: bool = True) -> None:
         help="comma list of tables, e.g. service_tickets,service_tickets_notes",
     )
     if sync:
+        p.add_argument(
+            "--condition",
+            type=_condition,
+            action="append",
+            default=[],
+            metavar="TABLE=CONDITIONS",
+            help="filter a table, e.g. service_tickets='board/name = \"Help Desk\"' (repeatable)",
+        )
         p.add_argument(
             "--start-date", default=None, help="bound the first backfill, e.g. 2024-01-01"
         )
@@ -311,6 +329,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         info = sandbox.info
         source_args = {k: info[k] for k in ("company_id", "public_key", "private_key", "client_id")}
         source_args["base_url"] = info["base_url"]
+    if args.condition:
+        source_args["conditions"] = dict(args.condition)
     try:
         pipeline = make_pipeline(
             args.destination,
@@ -361,8 +381,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise UsageError(
             "nothing to verify: no ConnectWise data in this destination yet (cwsync run)"
         )
+    from sources.connectwise import table_conditions
+
     start = dlt.config.get("sources.connectwise.start_date", str)
-    checks = verify_counts(pipeline, client_from_config(), tables, start_date=start)
+    filters = table_conditions(dlt.config.get("sources.connectwise.conditions", dict))
+    checks = verify_counts(
+        pipeline, client_from_config(), tables, start_date=start, filters=filters
+    )
     for line in count_table(checks):
         print(line)
     return 1 if any(c.diff for c in checks) else 0

@@ -24,7 +24,7 @@ import dlt
 
 from sources.connectwise import DELETED_AT
 from sources.connectwise.client import ConnectWiseClient
-from sources.connectwise.conditions import to_utc_iso, updated_since
+from sources.connectwise.conditions import all_of, to_utc_iso, updated_since
 from sources.connectwise.errors import ConnectWiseError
 from sources.connectwise.paginator import forward_only_pages
 from sources.connectwise.settings import BY_TABLE, ENDPOINTS, Endpoint
@@ -96,11 +96,12 @@ def verify_counts(
     client: ConnectWiseClient,
     tables: Iterable[str] | None = None,
     start_date: str | None = None,
+    filters: dict[str, str] | None = None,
 ) -> list[CountCheck]:
     """API ``/count`` vs live warehouse rows for each loaded top-level table.
 
     With a ``start_date`` (the backfill bound), both sides count only records updated
-    since then. Per-parent tables are not counted: their ``/count`` needs one request per
+    since then; a table's user filter (``filters``) bounds the API's count. Per-parent tables are not counted: their ``/count`` needs one request per
     parent.
     """
     since = to_utc_iso(start_date) if start_date else None
@@ -116,7 +117,10 @@ def verify_counts(
             warehouse = _warehouse_live_count(
                 sql, endpoint.table, _has_column(pipeline, endpoint.table, DELETED_AT), bounded
             )
-            conditions = updated_since(bounded, endpoint.cursor) if bounded else None
+            conditions = all_of(
+                (filters or {}).get(endpoint.table),
+                updated_since(bounded, endpoint.cursor) if bounded else None,
+            )
             checks.append(
                 CountCheck(endpoint.table, api_count(client, endpoint, conditions), warehouse)
             )
@@ -196,6 +200,7 @@ def sweep_deletes(
     max_share: float = 0.10,
     force: bool = False,
     at: datetime | None = None,
+    filters: dict[str, str] | None = None,
 ) -> list[DeleteSweep]:
     """Find and mark deleted records of each (loaded, incremental, top-level) table."""
     at = at or datetime.now(timezone.utc)
@@ -206,7 +211,10 @@ def sweep_deletes(
         if endpoint.is_child or not endpoint.incremental or table not in present:
             continue
         live: set[int] = set()
-        for page in forward_only_pages(client, endpoint.path, {"fields": "id"}):
+        params = {"fields": "id"}
+        if (filters or {}).get(table):
+            params["conditions"] = filters[table]  # type: ignore[index]
+        for page in forward_only_pages(client, endpoint.path, params):
             live.update(r["id"] for r in page.records if isinstance(r.get("id"), int))
         with pipeline.sql_client() as sql:
             name = _qualified(sql, table)

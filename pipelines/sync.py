@@ -18,7 +18,7 @@ import dlt
 import orjson
 from dlt.common.pipeline import LoadInfo
 
-from sources.connectwise import connectwise_source
+from sources.connectwise import connectwise_source, table_conditions
 from sources.connectwise.client import ConnectWiseClient, RequestStats
 from sources.connectwise.settings import BY_TABLE, DATASET_NAME
 
@@ -149,6 +149,9 @@ def run_sync(
     kwargs: dict[str, Any] = dict(source_args)
     if start_date:
         kwargs["start_date"] = start_date
+    filters = table_conditions(
+        kwargs.get("conditions") or dlt.config.get("sources.connectwise.conditions", dict)
+    )
     stats = client.stats if client is not None else RequestStats()
     before = (stats.requests, stats.retries, stats.records)
     source = connectwise_source(tables=tables, client=client, stats=stats, **kwargs)
@@ -186,11 +189,12 @@ def run_sync(
                 max_share=max_delete_share,
                 force=force_deletes,
                 at=started_at,
+                filters=filters,
             )
     summary.deletes = sweeps
     if verify:
         bound = start_date or dlt.config.get("sources.connectwise.start_date", str)
-        summary.counts = verify_counts(pipeline, api, selected, start_date=bound)
+        summary.counts = verify_counts(pipeline, api, selected, start_date=bound, filters=filters)
     summary.seconds = time.perf_counter() - started
     summary.sync_requests = summary.requests
     summary.requests = stats.requests - before[0]

@@ -400,3 +400,46 @@ def test_api_version_can_be_pinned_per_table(tmp_path) -> None:
             )
         }
         assert "required_date" in cols and "estimated_start_date" not in cols
+
+
+def test_user_conditions_filter_every_request_and_the_count_check(tmp_path) -> None:
+    with Sandbox(scale=400, seed=5) as sb:
+        pipeline = duckdb_pipeline(tmp_path)
+        open_only = {"service_tickets": "closedFlag = False"}
+        summary = run_sync(
+            pipeline, tables=["service_tickets"], conditions=open_only, **source_args(sb)
+        )
+        expected = sum(
+            1 for i in sb.ids("service/tickets") if not sb.get("service/tickets", i)["closedFlag"]
+        )
+        assert 0 < expected < sb.count("service/tickets")
+        assert summary.changed["service_tickets"] == expected
+        assert [(c.api, c.warehouse) for c in summary.counts] == [(expected, expected)]
+        ticket_pages = [
+            r for r in sb.requests if r.path.endswith("/service/tickets") and "pageid" in r.query
+        ]
+        assert all("closedFlag = False" in r.query.get("conditions", "") for r in ticket_pages)
+
+
+def test_malformed_user_condition_is_a_one_line_api_error(tmp_path) -> None:
+    from sources.connectwise.errors import ApiRequestError, find_connectwise_error
+
+    with Sandbox(scale=300, seed=5) as sb:
+        pipeline = duckdb_pipeline(tmp_path)
+        with pytest.raises(Exception) as err:
+            run_sync(
+                pipeline,
+                tables=["service_tickets"],
+                conditions={"service_tickets": 'summary = "unterminated'},
+                **source_args(sb),
+            )
+        found = find_connectwise_error(err.value)
+        assert isinstance(found, ApiRequestError) and found.status == 400
+        assert "service/tickets" in str(found) and "\n" not in str(found)
+        with pytest.raises(ConfigurationError, match="per-parent"):
+            run_sync(
+                pipeline,
+                tables=["service_tickets_notes"],
+                conditions={"service_tickets_notes": "id > 1"},
+                **source_args(sb),
+            )

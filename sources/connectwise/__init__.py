@@ -40,6 +40,7 @@ __all__ = [
     "client_from_config",
     "connectwise_source",
     "resolve_tables",
+    "table_conditions",
 ]
 
 log = logging.getLogger("cwsync.connectwise")
@@ -108,6 +109,24 @@ def client_from_config(**overrides: Any) -> ConnectWiseClient:
     )
 
 
+def table_conditions(value: Mapping[str, str] | None) -> dict[str, str]:
+    """Validated per-table ``conditions`` (user filters): top-level tables only."""
+    out: dict[str, str] = {}
+    for table, text in (value or {}).items():
+        endpoint = BY_TABLE.get(str(table))
+        if endpoint is None:
+            raise ConfigurationError(f"unknown table {table!r} in conditions")
+        if endpoint.is_child:
+            raise ConfigurationError(
+                f"conditions cannot filter the per-parent table {table}: filter its parent "
+                f"{endpoint.parent_table} instead"
+            )
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigurationError(f"empty condition for {table}")
+        out[str(table)] = text.strip()
+    return out
+
+
 def _parse_versions(value: Mapping[str, str] | str | None) -> dict[str, str]:
     if not value:
         return {}
@@ -131,6 +150,7 @@ def connectwise_source(
     api_version: str = DEFAULT_API_VERSION,
     api_versions: dict[str, str] | None = dlt.config.value,
     start_date: str | None = dlt.config.value,
+    conditions: dict[str, str] | None = dlt.config.value,
     cursor_lag_seconds: float = 60.0,
     page_size: int = PAGE_SIZE,
     max_attempts: int = 8,
@@ -150,6 +170,8 @@ def connectwise_source(
         api_version: model version for the ``Accept`` header; ``api_versions`` pins
             single tables (``{"service_tickets": "2024.1"}``).
         start_date: lower bound of the first backfill (by ``lastUpdated``).
+        conditions: per-table filters in the conditions grammar, added to every request of
+            that table (``{"service_tickets": 'board/name = "Help Desk"'}``).
         cursor_lag_seconds: safety margin of the watermark (see ``watermark.py``).
         page_size: records per page (max 1000).
         max_attempts: tries per request before the run fails (see ``retry.py``).
@@ -163,6 +185,7 @@ def connectwise_source(
         raise ConfigurationError(f"page_size must be between 1 and {PAGE_SIZE_MAX}")
     start = to_utc_iso(start_date) if start_date else None
     versions = _parse_versions(api_versions)
+    filters = table_conditions(conditions)
     if client is None:
         client = ConnectWiseClient(
             company_id=company_id or "",
@@ -191,10 +214,18 @@ def connectwise_source(
             )
         elif endpoint.incremental:
             built[table] = _incremental_resource(
-                client, endpoint, version, start, float(cursor_lag_seconds), int(page_size)
+                client,
+                endpoint,
+                version,
+                start,
+                float(cursor_lag_seconds),
+                int(page_size),
+                filters.get(table),
             )
         else:
-            built[table] = _replace_resource(client, endpoint, version, int(page_size))
+            built[table] = _replace_resource(
+                client, endpoint, version, int(page_size), filters.get(table)
+            )
     return list(built.values())
 
 
@@ -218,6 +249,7 @@ def _incremental_resource(
     start: str | None,
     lag_seconds: float,
     page_size: int,
+    user_filter: str | None = None,
 ) -> DltResource:
     cursor_arg = dlt.sources.incremental(CURSOR_PATH, initial_value=start, primary_key=())
 
@@ -229,7 +261,7 @@ def _incremental_resource(
         mark = Watermark(previous=cursor, lag_seconds=lag_seconds)
         state = dlt.current.resource_state()
         boundary = Boundary(state.get("boundary"), cursor)
-        conditions = all_of(updated_since(cursor, endpoint.cursor) if cursor else None)
+        conditions = all_of(user_filter, updated_since(cursor, endpoint.cursor) if cursor else None)
         params = {"conditions": conditions} if conditions else {}
         for page in pages(
             client,
@@ -261,14 +293,18 @@ def _incremental_resource(
 
 
 def _replace_resource(
-    client: ConnectWiseClient, endpoint: Endpoint, version: str | None, page_size: int
+    client: ConnectWiseClient,
+    endpoint: Endpoint,
+    version: str | None,
+    page_size: int,
+    user_filter: str | None = None,
 ) -> DltResource:
     def read() -> Iterator[list[dict]]:
         records: list[dict] = []
         for page in pages(
             client,
             endpoint.path,
-            {},
+            {"conditions": user_filter} if user_filter else {},
             forward_only=endpoint.forward_only,
             page_size=page_size,
             api_version=version,
