@@ -248,3 +248,106 @@ def test_demo_prints_the_summary_table_and_example_sql(tmp_path: Path) -> None:
     database = tmp_path / "demo.duckdb"
     assert database.exists()
     assert _duckdb_count(database, "service_tickets") > 0
+
+
+# -- 7. each bad input of a real setup: one line naming the fix, fast ---------------------
+def _timed(tmp_path: Path, env: dict[str, str], *args: str):
+    import time
+
+    started = time.monotonic()
+    result = _cwsync(tmp_path, env, *_run_args(tmp_path, "--resources", "service_tickets", *args))
+    return result, time.monotonic() - started
+
+
+def test_wrong_company_id_through_site_discovery(tenant: Sandbox, tmp_path: Path) -> None:
+    env = _env(tmp_path, tenant, COMPANY_ID="notmycompany")
+    del env["SOURCES__CONNECTWISE__BASE_URL"]
+    env["SOURCES__CONNECTWISE__SITE"] = tenant.info["site"]
+    result, seconds = _timed(tmp_path, env)
+    line = _assert_one_line_failure(result, 2)
+    assert "notmycompany" in line and "company_id" in line and seconds < 30
+
+
+def test_wrong_site_that_is_not_connectwise(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    class NotConnectWise(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # a web site, not a ConnectWise login server
+            body = b"<html><body>Welcome to our web site</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotConnectWise)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = _clean_env(tmp_path)
+        env.update(
+            {
+                "SOURCES__CONNECTWISE__SITE": f"127.0.0.1:{server.server_address[1]}",
+                "SOURCES__CONNECTWISE__COMPANY_ID": "co",
+                "SOURCES__CONNECTWISE__PUBLIC_KEY": "pub",
+                "SOURCES__CONNECTWISE__PRIVATE_KEY": "SecretPrivateKey",
+                "SOURCES__CONNECTWISE__CLIENT_ID": "cid",
+            }
+        )
+        result, seconds = _timed(tmp_path, env)
+    finally:
+        server.shutdown()
+    line = _assert_one_line_failure(result, 2)
+    assert "ConnectWise site" in line and "check site" in line and seconds < 30
+    assert "SecretPrivateKey" not in result.stderr + result.stdout
+
+
+def test_unreachable_host_fails_within_seconds(tenant: Sandbox, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = _env(tmp_path, tenant, BASE_URL=f"http://127.0.0.1:{port}/v4_6_release/apis/3.0")
+    result, seconds = _timed(tmp_path, env)
+    line = _assert_one_line_failure(result, 2)
+    assert "cannot reach" in line and "base_url" in line and seconds < 30
+    env = _env(tmp_path, tenant, BASE_URL="https://cw.does-not-exist.invalid/v4_6_release/apis/3.0")
+    result, seconds = _timed(tmp_path, env)
+    line = _assert_one_line_failure(result, 2)
+    assert "cannot resolve" in line and seconds < 30
+
+
+def test_malformed_user_condition(tenant: Sandbox, tmp_path: Path) -> None:
+    result, seconds = _timed(
+        tmp_path, _env(tmp_path, tenant), "--condition", 'service_tickets=summary = "open'
+    )
+    line = _assert_one_line_failure(result, 1)
+    assert "rejected" in line and "service/tickets" in line
+    assert seconds < 30
+    result, _ = _timed(tmp_path, _env(tmp_path, tenant), "--condition", "no equals sign")
+    _assert_one_line_failure(result, 2)
+
+
+# -- 8. cwsync verify ----------------------------------------------------------------------
+def test_verify_exits_nonzero_on_a_mismatch(tenant: Sandbox, tmp_path: Path) -> None:
+    env = _env(tmp_path, tenant)
+    assert (
+        _cwsync(tmp_path, env, *_run_args(tmp_path, "--resources", "service_tickets")).returncode
+        == 0
+    )
+    verify = ["verify", "--duckdb-file", "x.duckdb", "--pipelines-dir", str(tmp_path / "pipelines")]
+    ok = _cwsync(tmp_path, env, *verify)
+    assert ok.returncode == 0, ok.stderr
+    assert "1 of 1 tables match" in ok.stdout
+    with duckdb.connect(str(tmp_path / "x.duckdb")) as db:
+        db.execute(
+            "DELETE FROM connectwise.service_tickets WHERE id IN "
+            "(SELECT id FROM connectwise.service_tickets LIMIT 2)"
+        )
+    bad = _cwsync(tmp_path, env, *verify)
+    assert bad.returncode == 1
+    assert "DIFFER" in bad.stdout and "-2" in bad.stdout

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 
-from .errors import ApiRequestError, ConfigurationError, RetriesExhausted
+from .errors import ApiRequestError, ConfigurationError, RetriesExhausted, UnreachableError
 from .retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger("cwsync.connectwise")
@@ -160,6 +160,7 @@ class ConnectWiseClient:
         self._client_id = str(client_id).strip()
         self._local = threading.local()
         self.cloud: bool | None = None
+        self._reached = False  # has any response come back from the host yet?
         if base_url:
             base_url = base_url.strip().rstrip("/")
             require_https(base_url)
@@ -193,13 +194,29 @@ class ConnectWiseClient:
         if scheme != "https" and not is_loopback(host):
             raise ConfigurationError(f"refusing plain http to {host}: ConnectWise requires https")
         url = f"{scheme}://{host}/login/companyinfo/{self.company_id}"
-        response = self._send("GET", url, what="company info", headers={"User-Agent": USER_AGENT})
+        try:
+            response = self._send(
+                "GET",
+                url,
+                what="login/companyinfo",
+                headers={"User-Agent": USER_AGENT},
+                attempts=3,
+                retry_non_json=False,
+            )
+        except (RetriesExhausted, ApiRequestError) as exc:
+            raise ConfigurationError(
+                f"{host} did not answer /login/companyinfo like a ConnectWise site "
+                f"[{getattr(exc, 'reason', str(exc))}]: check site"
+            ) from None
         if response.status_code == 404:
             raise ConfigurationError(
                 f"company {self.company_id!r} is not known at {host}: check site and company_id"
             )
         self._raise_for_status(response, "company info")
-        info = self._decode(response, "company info")
+        try:
+            info = self._decode(response, "company info")
+        except ApiRequestError:
+            info = None
         if not isinstance(info, dict) or not info.get("Codebase"):
             raise ConfigurationError(
                 f"{host} did not answer /login/companyinfo like a ConnectWise site: check site"
@@ -251,10 +268,17 @@ class ConnectWiseClient:
         what: str,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        attempts: int | None = None,
+        retry_non_json: bool = True,
     ) -> requests.Response:
         """Send with retries; returns the final response whose status is not retryable,
-        with its body fully read and checked to be JSON when it is a 200."""
+        with its body fully read and checked to be JSON when it is a 200.
+
+        A host that has never answered is given up on quickly: a name that does not
+        resolve fails at once, a refused or timed-out connection after two tries (a
+        mistyped site must not cost minutes of backoff)."""
         policy = self.retry
+        limit = min(attempts or policy.max_attempts, policy.max_attempts)
         attempt = 0
         while True:
             attempt += 1
@@ -265,11 +289,16 @@ class ConnectWiseClient:
                 response = self.session.request(
                     method, url, params=params, headers=headers, timeout=policy.timeout
                 )
+                self._reached = True
                 if policy.should_retry_status(response.status_code):
                     reason = f"HTTP {response.status_code}"
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 elif response.status_code == 200 and not _looks_like_json(response):
                     reason = f"a 200 that is not JSON ({_content_type(response) or 'no type'})"
+                    if not retry_non_json:
+                        error = ApiRequestError(f"GET /{_short(what)}: {reason}")
+                        error.reason = reason  # type: ignore[attr-defined]
+                        raise error
                 else:
                     if response.status_code == 200:
                         try:
@@ -284,24 +313,45 @@ class ConnectWiseClient:
                 reason = "a timeout"
             except requests.ConnectionError as exc:
                 reason = f"a connection error ({type(exc).__name__})"
+                if not self._reached:
+                    host = urlsplit(url).netloc
+                    text = str(exc)
+                    if (
+                        "NameResolution" in text
+                        or "Name or service not known" in text
+                        or ("nodename nor servname" in text)
+                    ):
+                        raise UnreachableError(
+                            f"cannot resolve {host}: check site / base_url"
+                        ) from None
+                    if attempt >= 2:
+                        raise UnreachableError(
+                            f"cannot reach {host} ({_connection_reason(text)}): check site / "
+                            "base_url and that the host is reachable from here"
+                        ) from None
             except requests.exceptions.ChunkedEncodingError:
                 reason = "a truncated body"
             except requests.exceptions.ContentDecodingError:
                 reason = "an undecodable body"
-            if attempt >= policy.max_attempts:
-                raise RetriesExhausted(
+            if attempt >= limit:
+                exhausted = RetriesExhausted(
                     f"{method} /{_short(what)} still failing after {attempt} attempts "
                     f"(last: {reason}); the API may be down or rate limiting, try again later"
                 )
+                exhausted.reason = reason  # type: ignore[attr-defined]
+                raise exhausted
             wait = policy.delay(attempt, retry_after)
             self.stats.add(retries=1)
-            log.warning(
+            # a host that never answered yet is being probed: quiet unless -v (it either
+            # answers next time or the run ends with one line saying it cannot be reached)
+            log.log(
+                logging.WARNING if self._reached else logging.INFO,
                 "retrying %s /%s after %s (attempt %d of %d, waiting %.1fs)",
                 method,
                 _short(what),
                 reason,
                 attempt + 1,
-                policy.max_attempts,
+                limit,
                 wait,
             )
             self._sleep(wait)
@@ -343,6 +393,17 @@ class ConnectWiseClient:
             )
             raise ApiRequestError(f"not found (404): {where}: {hint} ({message})", status)
         raise ApiRequestError(f"GET {where} failed with HTTP {status}: {message}", status)
+
+
+def _connection_reason(text: str) -> str:
+    low = text.lower()
+    if "refused" in low:
+        return "connection refused"
+    if "timed out" in low or "timeout" in low:
+        return "connection timed out"
+    if "reset" in low:
+        return "connection reset"
+    return "connection failed"
 
 
 def _content_type(response: requests.Response) -> str:

@@ -26,6 +26,10 @@ class ApiRequestError(ConnectWiseError):
         self.status = status
 
 
+class UnreachableError(ConfigurationError):
+    """The host does not resolve or never answers: a wrong site/base_url or no network."""
+
+
 class RetriesExhausted(ConnectWiseError):
     """A transient failure (5xx, 429, timeout, reset, truncated body) outlived the retries."""
 
