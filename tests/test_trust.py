@@ -133,3 +133,102 @@ def test_deletes_follow_the_schedule(tmp_path, monkeypatch) -> None:
         assert second.deletes[0].marked == 1
         third = run_sync(pipeline, tables=TABLES, **source_args(sb))
         assert third.deletes == []  # swept moments ago
+
+
+def _snapshot(pipeline, tables) -> dict[str, list[tuple]]:
+    return {
+        t: duckdb_rows(pipeline, f"SELECT id, _info__last_updated FROM connectwise.{t} ORDER BY id")
+        for t in tables
+    }
+
+
+def test_full_and_incremental_runs_under_ten_percent_faults_equal_fault_free(tmp_path) -> None:
+    tables = ["service_tickets", "service_tickets_notes", "time_entries", "company_companies"]
+    with Sandbox(scale=600, seed=13, slow_seconds=0.2, retry_after=0) as sb:
+        sb.clock.freeze("2026-06-01T12:00:00Z")
+        clean = duckdb_pipeline(tmp_path, "clean")
+        faulty = duckdb_pipeline(tmp_path, "faulty")
+        args = source_args(sb, page_size=50, max_attempts=12)
+        run_sync(clean, tables=tables, **args)
+        sb.faults.rate = 0.10
+        first = run_sync(faulty, tables=tables, **args)
+        assert first.retries > 0
+        sb.faults.rate = 0.0
+        assert _snapshot(faulty, tables) == _snapshot(clean, tables)
+        # a working day later: edits, new notes, deletions
+        sb.clock.advance(3600)
+        for rid in sb.ids("time/entries")[::9]:
+            sb.update("time/entries", rid, {"notes": "edited"})
+        for tid in sb.ids("service/tickets")[::5]:
+            sb.create("service/tickets/{parentId}/notes", {"text": "new note"}, parent_id=tid)
+            sb.update("service/tickets", tid, {"summary": "follow-up"})
+        run_sync(clean, tables=tables, **args)
+        sb.faults.rate = 0.10
+        second = run_sync(faulty, tables=tables, **args)
+        sb.faults.rate = 0.0
+        assert second.retries > 0
+        assert _snapshot(faulty, tables) == _snapshot(clean, tables)
+        assert duckdb_rows(
+            faulty, "SELECT count(*) FROM connectwise.time_entries WHERE notes = 'edited'"
+        ) == [(len(sb.ids("time/entries")[::9]),)]
+
+
+def test_schema_drift_new_fields_and_type_changes_do_not_fail_or_lose_values(tmp_path) -> None:
+    tables = ["service_tickets", "company_companies"]
+    with Sandbox(scale=400, seed=5) as sb:
+        pipeline = duckdb_pipeline(tmp_path)
+        # a tenant pinned to an old model: requiredDate, integer budgetHours, one company type
+        run_sync(pipeline, tables=tables, api_version="2024.1", **source_args(sb))
+        cols = _columns(pipeline, "service_tickets")
+        assert "required_date" in cols and "estimated_start_date" not in cols
+        assert cols["budget_hours"] == "DOUBLE"  # decimals are typed for what they will hold
+        assert "type__id" in _columns(pipeline, "company_companies")
+        old_dates = dict(
+            duckdb_rows(
+                pipeline,
+                "SELECT id, required_date FROM connectwise.service_tickets "
+                "WHERE required_date IS NOT NULL",
+            )
+        )
+        assert old_dates
+        # the pin is lifted: a renamed field, int -> decimal, object -> array
+        for tid in sb.ids("service/tickets"):
+            sb.update("service/tickets", tid, {"budgetHours": 1.25})
+        for cid in sb.ids("company/companies"):
+            sb.update("company/companies", cid, {"phoneNumber": "555-0100"})
+        run_sync(pipeline, tables=tables, api_version="2025.8", **source_args(sb))
+        cols = _columns(pipeline, "service_tickets")
+        assert "estimated_start_date" in cols and "required_date" in cols
+        assert not [c for c in cols if "__v_" in c]
+        new_dates = dict(
+            duckdb_rows(
+                pipeline,
+                "SELECT id, estimated_start_date FROM connectwise.service_tickets "
+                "WHERE estimated_start_date IS NOT NULL",
+            )
+        )
+        assert new_dates == old_dates  # the same values under the new name
+        assert duckdb_rows(
+            pipeline, "SELECT DISTINCT budget_hours FROM connectwise.service_tickets"
+        ) == [(1.25,)]
+        # the array of types lands in a nested table, one row per type
+        typed = duckdb_rows(
+            pipeline,
+            "SELECT count(DISTINCT c.id) FROM connectwise.company_companies c "
+            "JOIN connectwise.company_companies__types t ON t._dlt_parent_id = c._dlt_id",
+        )[0][0]
+        assert typed == sum(
+            1
+            for cid in sb.ids("company/companies")
+            if sb.get("company/companies", cid).get("types")
+        )
+
+
+def _columns(pipeline, table: str) -> dict[str, str]:
+    return dict(
+        duckdb_rows(
+            pipeline,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            f"WHERE table_schema = 'connectwise' AND table_name = '{table}'",
+        )
+    )
