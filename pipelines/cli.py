@@ -329,6 +329,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         info = sandbox.info
         source_args = {k: info[k] for k in ("company_id", "public_key", "private_key", "client_id")}
         source_args["base_url"] = info["base_url"]
+        source_args["requests_per_second"] = 0  # an embedded sandbox needs no rate cap
     if args.condition:
         source_args["conditions"] = dict(args.condition)
     try:

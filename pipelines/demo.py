@@ -90,6 +90,7 @@ def run_demo(
             info = sandbox.info
             print(f"sandbox tenant (scale {scale}, seed {seed}) at {info['base_url']}")
             creds = {k: info[k] for k in ("company_id", "public_key", "private_key", "client_id")}
+            creds["requests_per_second"] = 0  # an in-process sandbox needs no rate cap
             pipeline = make_pipeline(
                 "duckdb",
                 duckdb_path=duckdb_file,

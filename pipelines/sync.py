@@ -8,10 +8,13 @@ seconds.
 
 from __future__ import annotations
 
+import logging
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -25,6 +28,7 @@ from sources.connectwise.settings import BY_TABLE, DATASET_NAME
 from .reconcile import CountCheck, DeleteSweep, loaded_tables, sweep_deletes, verify_counts
 
 PIPELINE_NAME = "cwsync"
+log = logging.getLogger("cwsync.pipeline")
 
 
 @dataclass
@@ -121,6 +125,28 @@ def file_format_for(pipeline: dlt.Pipeline) -> str | None:
     return "parquet" if "parquet" in caps.supported_loader_file_formats else None
 
 
+def recover_interrupted(pipeline: dlt.Pipeline) -> list[str]:
+    """Clean up after a run killed while dlt committed a normalized package.
+
+    dlt renames the normalized package into place and then deletes the extracted one; a
+    run killed between the two leaves a half-deleted extracted copy that the next run would
+    try to normalize again (and fail on). The committed copy holds all the data, so the
+    stale extracted copy is removed. Returns the load ids cleaned.
+    """
+    root = Path(pipeline.working_dir)
+    extracted = root / "normalize" / "extracted"
+    cleaned: list[str] = []
+    if not extracted.is_dir():
+        return cleaned
+    for package in extracted.iterdir():
+        committed = [root / "load" / stage / package.name for stage in ("normalized", "loaded")]
+        if package.is_dir() and any(p.exists() for p in committed):
+            shutil.rmtree(package, ignore_errors=True)
+            cleaned.append(package.name)
+            log.warning("removed the stale copy of interrupted load package %s", package.name)
+    return cleaned
+
+
 def run_sync(
     pipeline: dlt.Pipeline,
     *,
@@ -156,6 +182,7 @@ def run_sync(
     before = (stats.requests, stats.retries, stats.records)
     source = connectwise_source(tables=tables, client=client, stats=stats, **kwargs)
     selected = list(source.resources.keys())
+    recover_interrupted(pipeline)
     info = pipeline.run(
         source,
         loader_file_format=file_format_for(pipeline),

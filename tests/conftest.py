@@ -78,6 +78,7 @@ def source_args(sandbox: Sandbox, **extra) -> dict:
     args = {k: info[k] for k in ("company_id", "public_key", "private_key", "client_id")}
     args["base_url"] = info["base_url"]
     args["backoff_seconds"] = 0.01
+    args["requests_per_second"] = 0  # the sandbox needs no politeness: no rate cap
     args.update(extra)
     return args
 

@@ -55,6 +55,7 @@ def _env(tmp_path: Path, sb: Sandbox, **overrides: str) -> dict[str, str]:
         "PUBLIC_KEY": info["public_key"],
         "PRIVATE_KEY": info["private_key"],
         "CLIENT_ID": info["client_id"],
+        "REQUESTS_PER_SECOND": "0",
         **overrides,
     }
     env = _clean_env(tmp_path)

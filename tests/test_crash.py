@@ -25,6 +25,7 @@ def _env(sb: Sandbox) -> dict[str, str]:
     for key in ("company_id", "public_key", "private_key", "client_id", "base_url"):
         env[f"SOURCES__CONNECTWISE__{key.upper()}"] = info[key]
     env["SOURCES__CONNECTWISE__PAGE_SIZE"] = "100"
+    env["SOURCES__CONNECTWISE__REQUESTS_PER_SECOND"] = "0"
     env["RUNTIME__LOG_LEVEL"] = "WARNING"
     return env
 

@@ -32,6 +32,7 @@ from .paginator import MAX_PAGE_SIZE as PAGE_SIZE_MAX
 from .paginator import pages
 from .retry import RetryPolicy
 from .settings import BY_TABLE, DEFAULT_API_VERSION, ENDPOINTS, PAGE_SIZE, Endpoint
+from .throttle import DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUESTS_PER_SECOND, RequestBudget
 from .watermark import Boundary, Watermark, record_digest
 
 __all__ = [
@@ -155,7 +156,9 @@ def connectwise_source(
     page_size: int = PAGE_SIZE,
     max_attempts: int = 8,
     backoff_seconds: float = 0.5,
-    child_workers: int = 4,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
+    child_workers: int | None = None,
     tables: Sequence[str] | None = None,
     client: ConnectWiseClient | None = None,
     stats: RequestStats | None = None,
@@ -176,7 +179,9 @@ def connectwise_source(
         page_size: records per page (max 1000).
         max_attempts: tries per request before the run fails (see ``retry.py``).
         backoff_seconds: first retry delay; doubles per attempt, with jitter, up to 30 s.
-        child_workers: parallel requests when fetching per-parent collections.
+        max_in_flight, requests_per_second: the request budget shared by the whole run
+            (endpoints are read in parallel; see ``throttle.py``); 0 requests/s = no cap.
+        child_workers: threads fetching per-parent collections (default: max_in_flight).
         tables: table names to load (default all); parents of per-parent tables are added.
         client: a ready client (tests); built from the arguments otherwise.
         stats: counters of requests/retries/records to update (the run summary).
@@ -196,6 +201,7 @@ def connectwise_source(
             base_url=base_url,
             api_version=api_version,
             retry=RetryPolicy(max_attempts=max_attempts, base_delay=float(backoff_seconds)),
+            budget=RequestBudget(int(max_in_flight), float(requests_per_second or 0) or None),
         )
     if stats is not None:
         client.stats = stats
@@ -210,7 +216,7 @@ def connectwise_source(
         if endpoint.is_child:
             parent = built[endpoint.parent_table]  # type: ignore[index]
             built[table] = parent | _child_resource(
-                client, endpoint, version, int(page_size), int(child_workers)
+                client, endpoint, version, int(page_size), int(child_workers or max_in_flight)
             )
         elif endpoint.incremental:
             built[table] = _incremental_resource(
@@ -289,7 +295,7 @@ def _incremental_resource(
             updated.advance(next_cursor)
             state["boundary"] = boundary.state_for(next_cursor)
 
-    return dlt.resource(read, write_disposition="merge", **_hints(endpoint))
+    return dlt.resource(read, write_disposition="merge", parallelized=True, **_hints(endpoint))
 
 
 def _replace_resource(
@@ -327,7 +333,7 @@ def _replace_resource(
         if records:
             yield [normalize_record(r) for r in records]
 
-    return dlt.resource(read, write_disposition="replace", **_hints(endpoint))
+    return dlt.resource(read, write_disposition="replace", parallelized=True, **_hints(endpoint))
 
 
 def _child_resource(

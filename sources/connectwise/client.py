@@ -27,6 +27,7 @@ import requests
 
 from .errors import ApiRequestError, ConfigurationError, RetriesExhausted, UnreachableError
 from .retry import RetryPolicy, parse_retry_after
+from .throttle import RequestBudget
 
 log = logging.getLogger("cwsync.connectwise")
 
@@ -129,6 +130,7 @@ class ConnectWiseClient:
         base_url: str | None = None,
         api_version: str = "2025.8",
         retry: RetryPolicy | None = None,
+        budget: RequestBudget | None = None,
         sleep=time.sleep,
     ) -> None:
         missing = [
@@ -154,6 +156,7 @@ class ConnectWiseClient:
         self.site = site
         self.api_version = api_version
         self.retry = retry or RetryPolicy()
+        self.budget = budget or RequestBudget()
         self.stats = RequestStats()
         self._sleep = sleep
         self._auth = basic_auth(self.company_id, str(public_key).strip(), str(private_key).strip())
@@ -286,9 +289,10 @@ class ConnectWiseClient:
             retry_after: float | None = None
             try:
                 self.stats.add(requests=1)
-                response = self.session.request(
-                    method, url, params=params, headers=headers, timeout=policy.timeout
-                )
+                with self.budget.slot():
+                    response = self.session.request(
+                        method, url, params=params, headers=headers, timeout=policy.timeout
+                    )
                 self._reached = True
                 if policy.should_retry_status(response.status_code):
                     reason = f"HTTP {response.status_code}"
@@ -324,7 +328,7 @@ class ConnectWiseClient:
                         raise UnreachableError(
                             f"cannot resolve {host}: check site / base_url"
                         ) from None
-                    if attempt >= 2:
+                    if attempt >= 2 and _never_connected(exc):
                         raise UnreachableError(
                             f"cannot reach {host} ({_connection_reason(text)}): check site / "
                             "base_url and that the host is reachable from here"
@@ -393,6 +397,15 @@ class ConnectWiseClient:
             )
             raise ApiRequestError(f"not found (404): {where}: {hint} ({message})", status)
         raise ApiRequestError(f"GET {where} failed with HTTP {status}: {message}", status)
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """A refused or timed-out connect (the host is not there), not a reset of a connection
+    the host had accepted (a flaky network or server, worth the full retries)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    text = str(exc).lower()
+    return "refused" in text or "failed to establish a new connection" in text
 
 
 def _connection_reason(text: str) -> str:
