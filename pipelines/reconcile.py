@@ -17,6 +17,7 @@ destination dlt loads (DuckDB, Postgres, BigQuery, Snowflake, …).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -110,20 +111,26 @@ def verify_counts(
     if tables is not None:
         chosen = set(tables)
         wanted = [e for e in wanted if e.table in chosen]
+
+    def conditions_for(endpoint: Endpoint) -> str | None:
+        bounded = since if endpoint.incremental else None
+        return all_of(
+            (filters or {}).get(endpoint.table),
+            updated_since(bounded, endpoint.cursor) if bounded else None,
+        )
+
+    # the API side in parallel, under the client's request budget
+    workers = max(1, getattr(client.budget, "max_in_flight", 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cw-count") as pool:
+        api = list(pool.map(lambda e: api_count(client, e, conditions_for(e)), wanted))
     checks: list[CountCheck] = []
     with pipeline.sql_client() as sql:
-        for endpoint in wanted:
+        for endpoint, api_rows in zip(wanted, api, strict=True):
             bounded = since if endpoint.incremental else None
             warehouse = _warehouse_live_count(
                 sql, endpoint.table, _has_column(pipeline, endpoint.table, DELETED_AT), bounded
             )
-            conditions = all_of(
-                (filters or {}).get(endpoint.table),
-                updated_since(bounded, endpoint.cursor) if bounded else None,
-            )
-            checks.append(
-                CountCheck(endpoint.table, api_count(client, endpoint, conditions), warehouse)
-            )
+            checks.append(CountCheck(endpoint.table, api_rows, warehouse))
     return checks
 
 
