@@ -151,6 +151,9 @@ class App:
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in separate writes: with Nagle on, a small response on a
+    # kept-alive connection waits ~40 ms for the client's delayed ACK
+    disable_nagle_algorithm = True
     server_version = "Microsoft-IIS/10.0"
     sys_version = ""
     server: SandboxServer

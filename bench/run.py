@@ -1,0 +1,398 @@
+"""Sync benchmark: cwsync against simpler ways to copy a ConnectWise tenant into DuckDB.
+
+    python bench/run.py --scale medium
+    python bench/run.py --scale small --latency both --contenders naive,cwsync,limit
+
+1. Seeds a sandbox tenant once (``bench/.cache/tenant-SCALE.sqlite``, seed 1) and, per
+   latency model, serves a fresh copy of it from a ``cwsync sandbox`` process:
+   ``zero`` (no added latency) and/or ``realistic`` (150 ms per response + 0.5 ms per
+   record in a list response).
+2. Loads the same tables (default: every top-level table with a ``lastUpdated`` cursor)
+   with each contender of ``bench/contenders.py``, each in its own process and into its
+   own DuckDB file, measuring wall seconds, CPU seconds (user+sys) and peak RSS of that
+   process (``os.wait4``).
+3. ``incremental``: after the cwsync full run, a second, zero-latency sandbox process on
+   the same tenant file changes 1% of the records of every table with at least 100 records
+   (PATCH); then cwsync runs again on the same pipeline state and DuckDB file.
+4. Prints a markdown table and appends it to ``bench/RESULTS.md`` under
+   "## Sync benchmark".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+CACHE = BENCH / ".cache"
+RESULTS = BENCH / "RESULTS.md"
+CONTENDERS_PY = BENCH / "contenders.py"
+sys.path.insert(0, str(BENCH))
+
+from tenant import SandboxProcess, churn, seed, working_copy  # noqa: E402
+
+ALL_CONTENDERS = ("naive", "rest_api", "cwsync", "incremental", "limit")
+LATENCY = {
+    "zero": {"latency_ms": 0.0, "per_record_ms": 0.0},
+    "realistic": {"latency_ms": 150.0, "per_record_ms": 0.5},
+}
+SECTION = "## Sync benchmark"
+SECTION_INTRO = """\
+`python bench/run.py --scale SCALE` — the same tables (every top-level table with a
+`lastUpdated` cursor) loaded from a `cwsync sandbox` process into a fresh DuckDB file per
+contender, each contender in its own process (wall, CPU user+sys and peak RSS of that
+process, interpreter start and imports included). Latency models: `zero`, and `realistic`
+= 150 ms per response + 0.5 ms per record of a list response. Contenders: `naive` (a
+sequential `requests` loop, navigable paging, rows inserted as JSON text), `rest_api`
+(dlt's generic REST source, page-number paging, default settings), `cwsync` (full sync),
+`incremental` (cwsync again after 1% of the records of every table with >= 100 records
+changed), `limit` (cwsync's pages fetched and decoded with the source's requests-in-flight
+budget, no normalize or load: the floor). The sandbox is `cwsync sandbox` in its own process.
+"""
+
+
+@dataclass
+class Result:
+    contender: str
+    model: str
+    wall: float = 0.0
+    cpu: float = 0.0
+    rss_mb: float = 0.0
+    rows: int = 0
+    requests: int = 0
+    extra: dict = field(default_factory=dict)
+    error: str | None = None
+
+
+def _scale(text: str) -> str:
+    if text in ("small", "medium", "large") or (text.isdigit() and int(text) > 0):
+        return text
+    raise argparse.ArgumentTypeError("use small, medium, large or a record count")
+
+
+def _contenders(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in ALL_CONTENDERS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown contender(s) {', '.join(bad) or '(none)'}: choose from "
+            + ",".join(ALL_CONTENDERS)
+        )
+    return names
+
+
+def default_tables() -> list[str]:
+    from sources.connectwise.settings import ENDPOINTS
+
+    return [e.table for e in ENDPOINTS if not e.is_child and e.cursor]
+
+
+def _peak_rss_mb(maxrss: int) -> float:
+    # Linux reports KiB, macOS bytes
+    return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
+
+
+def measure(
+    name: str,
+    model: str,
+    connect: dict[str, str],
+    *,
+    duckdb_path: Path,
+    tables: list[str],
+    state_dir: Path,
+    rps: float,
+    logs: Path,
+) -> Result:
+    """Run one contender process; wall, CPU and peak RSS come from ``os.wait4``."""
+    # credentials travel in the environment, never on a command line (ps shows those)
+    cmd = [sys.executable, str(CONTENDERS_PY), name]
+    cmd += [
+        "--duckdb",
+        str(duckdb_path),
+        "--tables",
+        ",".join(tables),
+        "--state-dir",
+        str(state_dir),
+        "--rps",
+        str(rps),
+    ]
+    env = dict(os.environ, RUNTIME__DLTHUB_TELEMETRY="false")
+    env.update({f"CWBENCH_{key.upper()}": value for key, value in connect.items()})
+    out_path, err_path = logs / f"{name}.out", logs / f"{name}.err"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    result = Result(
+        name,
+        model,
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        rss_mb=_peak_rss_mb(usage.ru_maxrss),
+    )
+    lines = [ln for ln in out_path.read_text().splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = err_path.read_text().strip().splitlines()[-3:]
+        result.error = f"exit {proc.returncode}: " + " | ".join(tail)
+        return result
+    data = json.loads(lines[-1])
+    result.rows = int(data.pop("rows", 0))
+    result.requests = int(data.pop("requests", 0))
+    result.extra = data
+    return result
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run_model(
+    model: str,
+    *,
+    scale: str,
+    seed_value: int,
+    cache: Path,
+    contenders: list[str],
+    tables: list[str],
+    rps: float,
+    keep: bool,
+) -> tuple[list[Result], list[str]]:
+    from sources.connectwise.settings import BY_TABLE
+
+    notes: list[str] = []
+    results: list[Result] = []
+    work = CACHE / f"work-{scale}.sqlite"
+    working_copy(cache, work)
+    run_dir = CACHE / f"run-{scale}-{model}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    lat = LATENCY[model]
+    try:
+        with SandboxProcess(work, scale=scale, seed=seed_value, **lat) as sandbox:
+            connect = sandbox.connect
+
+            def one(name: str, *, db: str | None = None, state: str | None = None) -> Result:
+                _say(f"[{model}] {name} …")
+                state_dir = run_dir / (state or f"state-{name}")
+                result = measure(
+                    name,
+                    model,
+                    connect,
+                    duckdb_path=run_dir / f"{db or name}.duckdb",
+                    tables=tables,
+                    state_dir=state_dir,
+                    rps=rps,
+                    logs=run_dir,
+                )
+                status = f"FAILED {result.error}" if result.error else f"{result.rows:,} rows"
+                _say(f"[{model}] {name}: {result.wall:.2f}s, {status}")
+                return result
+
+            for name in ("naive", "rest_api", "cwsync", "limit"):
+                if name in contenders:
+                    results.append(one(name, state="state-cwsync"))
+            if "incremental" in contenders:
+                if "cwsync" not in contenders:  # the full run the incremental continues
+                    full = one("cwsync", state="state-cwsync")
+                    if full.error:
+                        notes.append(f"incremental ({model}): the full run failed: {full.error}")
+                _say(f"[{model}] changing records through a second, zero-latency sandbox …")
+                with SandboxProcess(work, scale=scale, seed=seed_value) as churner:
+                    changes = churn(churner.connect, [BY_TABLE[t] for t in tables])
+                notes.append(f"incremental ({model}): {changes.line()}")
+                inc = one("incremental", db="cwsync", state="state-cwsync")
+                inc.extra["changes"] = changes.total
+                results.append(inc)
+    finally:
+        if not keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            for f in (work, Path(f"{work}-wal"), Path(f"{work}-shm")):
+                f.unlink(missing_ok=True)
+    return results, notes
+
+
+def render(results: list[Result]) -> list[str]:
+    order = {n: i for i, n in enumerate(ALL_CONTENDERS)}
+    models = list(dict.fromkeys(r.model for r in results))
+    results = sorted(results, key=lambda r: (models.index(r.model), order[r.contender]))
+    base = {r.model: r.wall for r in results if r.contender == "cwsync" and not r.error}
+    lines = [
+        "| contender | latency | wall s | rows | rows/s | requests | CPU s | peak RSS MB "
+        "| × cwsync wall |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        if r.error:
+            lines.append(f"| {r.contender} | {r.model} | FAILED | | | | | | |")
+            continue
+        rate = r.rows / r.wall if r.wall else 0.0
+        ratio = f"{r.wall / base[r.model]:.2f}" if r.model in base else "–"
+        lines.append(
+            f"| {r.contender} | {r.model} | {r.wall:.2f} | {r.rows:,} | {rate:,.0f} "
+            f"| {r.requests:,} | {r.cpu:.2f} | {r.rss_mb:.0f} | {ratio} |"
+        )
+    return lines
+
+
+def detail_notes(results: list[Result]) -> list[str]:
+    notes = []
+    for r in results:
+        if r.error:
+            notes.append(f"{r.contender} ({r.model}) failed: {r.error}")
+            continue
+        steps = r.extra.get("steps")
+        if r.contender in ("cwsync", "incremental") and steps:
+            parts = ", ".join(f"{k} {v:.2f}s" for k, v in steps.items())
+            notes.append(
+                f"{r.contender} ({r.model}) dlt steps: {parts}; in-process work "
+                f"{r.extra.get('work_s', 0):.2f}s of {r.wall:.2f}s wall"
+            )
+    work = [
+        f"{r.contender} {r.extra['work_s']:.2f}s"
+        for r in results
+        if not r.error and "work_s" in r.extra and r.model == results[0].model
+    ]
+    if work:
+        notes.append(
+            f"in-process work after imports ({results[0].model}): "
+            + ", ".join(work)
+            + " — the rest of wall is interpreter start and imports"
+        )
+    return notes
+
+
+def append_results(block: list[str]) -> None:
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    if SECTION not in text.splitlines():
+        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{SECTION_INTRO}"
+    lines = text.rstrip("\n").split("\n")
+    start = lines.index(SECTION)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1
+    lines[end:end] = ["", *block]
+    RESULTS.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scale", type=_scale, default="small", help="small | medium | large | N time entries"
+    )
+    parser.add_argument(
+        "--latency", choices=("zero", "realistic", "both"), default="both", help="default both"
+    )
+    parser.add_argument(
+        "--contenders",
+        type=_contenders,
+        default=list(ALL_CONTENDERS),
+        help="comma list of " + ",".join(ALL_CONTENDERS) + " (default all)",
+    )
+    parser.add_argument(
+        "--tables", default=None, help="comma list of top-level tables (default: all with a cursor)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="sandbox seed (default 1)")
+    parser.add_argument(
+        "--rps",
+        type=float,
+        default=0.0,
+        help="cwsync/limit requests_per_second (default 0 = no cap, as `cwsync run "
+        "--sandbox` does; the source's own default for real tenants is 10)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep DuckDB files and logs")
+    parser.add_argument(
+        "--no-append", action="store_true", help="print only; do not append to RESULTS.md"
+    )
+    args = parser.parse_args(argv)
+
+    from sources.connectwise.settings import BY_TABLE
+    from sources.connectwise.throttle import DEFAULT_MAX_IN_FLIGHT
+
+    if args.tables:
+        tables = [t.strip() for t in args.tables.split(",") if t.strip()]
+        bad = [t for t in tables if t not in BY_TABLE or BY_TABLE[t].is_child]
+        if bad:
+            parser.error(f"not a top-level table: {', '.join(bad)}")
+    else:
+        tables = default_tables()
+    models = ["zero", "realistic"] if args.latency == "both" else [args.latency]
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cache = CACHE / (
+        f"tenant-{args.scale}.sqlite"
+        if args.seed == 1
+        else f"tenant-{args.scale}-seed{args.seed}.sqlite"
+    )
+    _say(f"tenant {cache.relative_to(REPO)} …")
+    seeded = seed(cache, scale=args.scale, seed_value=args.seed)
+    if seeded:
+        _say(f"seeded in {seeded:.1f}s")
+
+    results: list[Result] = []
+    notes: list[str] = []
+    for model in models:
+        got, extra = run_model(
+            model,
+            scale=args.scale,
+            seed_value=args.seed,
+            cache=cache,
+            contenders=args.contenders,
+            tables=tables,
+            rps=args.rps,
+            keep=args.keep,
+        )
+        results += got
+        notes += extra
+    notes = detail_notes(results) + notes
+    if "rest_api" in args.contenders:
+        notes.append(
+            "rest_api: the obvious config (bench/contenders.py `rest_api_config`) plus one "
+            "hint, custom_fields.value as text; without it dlt's normalize fails on the "
+            "mixed-type custom field values (Cannot coerce `text` to `timestamp`)"
+        )
+
+    now = datetime.now(timezone.utc)
+    command = "python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    latency_text = " + ".join(models)
+    heading = (
+        f"### sync benchmark — {now:%Y-%m-%d}, {platform.machine()} {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, scale {args.scale} (seed {args.seed}), "
+        f"latency {latency_text}"
+    )
+    records = next((r.rows for r in results if r.contender == "limit" and not r.error), None)
+    tenant = f"{len(tables)} tables" + (f", {records:,} records" if records is not None else "")
+    rps = "no request-rate cap" if not args.rps else f"{args.rps:g} requests/s cap"
+    server = "`cwsync sandbox`"
+    block = [
+        heading,
+        "",
+        f"`{command.strip()}` — {tenant}; {server}; cwsync/limit: {DEFAULT_MAX_IN_FLIGHT} "
+        f"requests in flight, {rps}.",
+        "",
+        *render(results),
+        "",
+        *[f"- {n}" for n in notes],
+    ]
+    print("\n".join(block))
+    if not args.no_append:
+        append_results(block)
+        _say(f"appended to {RESULTS.relative_to(REPO)}")
+    return 1 if any(r.error for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
