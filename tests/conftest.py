@@ -100,5 +100,6 @@ def duckdb_rows(pipeline, sql: str) -> list[tuple]:
     import duckdb
 
     path = pipeline.destination.config_params["credentials"]
+    path = path if isinstance(path, str) else path.database
     with duckdb.connect(path, read_only=True) as db:
         return db.execute(sql).fetchall()
