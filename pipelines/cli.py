@@ -316,8 +316,21 @@ def _setup_logging(verbose: bool) -> None:
     logger.propagate = False
 
 
+def _pipeline(args: argparse.Namespace):
+    """The dlt pipeline the --destination/--dataset/--pipeline-* options name."""
+    from pipelines.sync import make_pipeline
+
+    return make_pipeline(
+        args.destination,
+        dataset_name=args.dataset,
+        pipeline_name=args.pipeline_name,
+        pipelines_dir=args.pipelines_dir,
+        duckdb_path=args.duckdb_file,
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipelines.sync import make_pipeline, run_sync
+    from pipelines.sync import run_sync
 
     _setup_logging(args.verbose)
     sandbox = None
@@ -333,13 +346,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.condition:
         source_args["conditions"] = dict(args.condition)
     try:
-        pipeline = make_pipeline(
-            args.destination,
-            dataset_name=args.dataset,
-            pipeline_name=args.pipeline_name,
-            pipelines_dir=args.pipelines_dir,
-            duckdb_path=args.duckdb_file,
-        )
+        pipeline = _pipeline(args)
         summary = run_sync(
             pipeline,
             tables=args.resources,
@@ -365,18 +372,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     import dlt
 
     from pipelines.reconcile import verify_counts
-    from pipelines.sync import count_table, make_pipeline
+    from pipelines.sync import count_table
     from sources.connectwise import client_from_config, resolve_tables
 
     _setup_logging(args.verbose)
     tables = resolve_tables(args.resources) if args.resources else None
-    pipeline = make_pipeline(
-        args.destination,
-        dataset_name=args.dataset,
-        pipeline_name=args.pipeline_name,
-        pipelines_dir=args.pipelines_dir,
-        duckdb_path=args.duckdb_file,
-    )
+    pipeline = _pipeline(args)
     pipeline.sync_destination()
     if not pipeline.schemas or "connectwise" not in pipeline.schemas:
         raise UsageError(

@@ -25,6 +25,13 @@ MAX_PAGE_SIZE = 1000
 _NEXT = re.compile(r'<[^>]*>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 
+def _base(params: Mapping[str, Any] | None, page_size: int) -> dict[str, Any]:
+    """The caller's parameters (those set), sent again on every page, with pageSize."""
+    base = {k: v for k, v in (params or {}).items() if v is not None}
+    base["pageSize"] = page_size
+    return base
+
+
 def forward_only_pages(
     client: ConnectWiseClient,
     path: str,
@@ -35,9 +42,8 @@ def forward_only_pages(
 ) -> Iterator[Page]:
     """Yield every page of ``path`` with forward-only paging, keeping ``params`` on
     every request."""
-    base = {k: v for k, v in (params or {}).items() if v is not None}
+    base = _base(params, page_size)
     base.pop("orderBy", None)  # forward-only is always ordered by id
-    base["pageSize"] = page_size
     page_id: int | None = None
     while True:
         query = dict(base)
@@ -62,9 +68,8 @@ def navigable_pages(
     api_version: str | None = None,
 ) -> Iterator[Page]:
     """Yield every page of ``path`` with ``page``/``pageSize`` paging."""
-    base = {k: v for k, v in (params or {}).items() if v is not None}
+    base = _base(params, page_size)
     base.setdefault("orderBy", "id asc")
-    base["pageSize"] = page_size
     number = 1
     while True:
         page = client.get_page(path, {**base, "page": number}, api_version=api_version)

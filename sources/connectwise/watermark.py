@@ -32,7 +32,7 @@ from email.utils import parsedate_to_datetime
 
 import orjson
 
-ISO = "%Y-%m-%dT%H:%M:%SZ"
+from .conditions import to_utc_iso
 
 
 def parse_iso(text: str) -> datetime:
@@ -43,10 +43,6 @@ def parse_iso(text: str) -> datetime:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc)
-
-
-def format_iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime(ISO)
 
 
 def server_time(date_header: str | None) -> datetime | None:
@@ -83,7 +79,7 @@ class Watermark:
     def window_start(self) -> str:
         """Where the lag window of this sweep starts (``sweep_started - lag``)."""
         started = self.sweep_started or datetime.now(timezone.utc)
-        return format_iso(started - timedelta(seconds=self.lag_seconds))
+        return to_utc_iso(started - timedelta(seconds=self.lag_seconds))
 
     def next_cursor(self) -> str | None:
         if self.sweep_started is None:  # the sweep never got a response: keep the cursor
@@ -94,7 +90,7 @@ class Watermark:
             candidate = min(candidate, parse_iso(self.newest_seen))
         if self.previous is not None:
             candidate = max(candidate, parse_iso(self.previous))
-        return format_iso(candidate)
+        return to_utc_iso(candidate)
 
 
 def record_digest(record: dict) -> str:
