@@ -225,13 +225,14 @@ def run_limit(args: argparse.Namespace, tables: list[str]) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     from sources.connectwise.client import ConnectWiseClient
-    from sources.connectwise.paginator import forward_only_pages
+    from sources.connectwise.paginator import split_pages
     from sources.connectwise.settings import PAGE_SIZE
     from sources.connectwise.throttle import DEFAULT_MAX_IN_FLIGHT, RequestBudget
 
     endpoints = _endpoints(tables)
     # the source's budget: DEFAULT_MAX_IN_FLIGHT requests in flight (its max_in_flight
-    # default), the same start-rate cap the cwsync contender runs with (0 = none)
+    # default), the same start-rate cap the cwsync contender runs with (0 = none), and
+    # the source's walk: big tables split into that many id ranges
     in_flight = DEFAULT_MAX_IN_FLIGHT
     client = ConnectWiseClient(
         company_id=args.company_id,
@@ -245,7 +246,7 @@ def run_limit(args: argparse.Namespace, tables: list[str]) -> dict:
     def walk(endpoint) -> int:  # type: ignore[no-untyped-def]
         return sum(
             len(page.records)
-            for page in forward_only_pages(client, endpoint.path, {}, page_size=PAGE_SIZE)
+            for page in split_pages(client, endpoint.path, {}, split=in_flight, page_size=PAGE_SIZE)
         )
 
     with ThreadPoolExecutor(max_workers=in_flight) as pool:

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 import dlt
 
-from sources.connectwise import DELETED_AT
+from sources.connectwise import DELETED_AT, list_tables_of
 from sources.connectwise.client import ConnectWiseClient
 from sources.connectwise.conditions import all_of, to_utc_iso, updated_since
 from sources.connectwise.errors import ConnectWiseError
@@ -177,8 +177,8 @@ def _apply(sql, schema, table: str, where: str, at: datetime, hard: bool) -> int
         count = int(sql.execute_sql(f"SELECT count(*) FROM {name} WHERE {where}")[0][0])
         for nested in _nested_tables(schema, table):
             sql.execute_sql(
-                f"DELETE FROM {_qualified(sql, nested)} WHERE _dlt_root_id IN "
-                f"(SELECT _dlt_id FROM {name} WHERE {where})"
+                f"DELETE FROM {_qualified(sql, nested)} WHERE record_id IN "
+                f"(SELECT id FROM {name} WHERE {where})"
             )
         sql.execute_sql(f"DELETE FROM {name} WHERE {where}")
         return count
@@ -190,12 +190,38 @@ def _apply(sql, schema, table: str, where: str, at: datetime, hard: bool) -> int
 
 
 def _nested_tables(schema, table: str) -> list[str]:
-    loaded = set(schema.data_table_names(seen_data_only=True))
-    return [
-        name
-        for name, t in schema.tables.items()
-        if name.startswith(table + "__") and t.get("parent") and name in loaded
-    ]
+    """The list tables of ``table`` (``<table>__custom_fields``…) that hold data."""
+    return list_tables_of(table, schema.data_table_names(seen_data_only=True))
+
+
+def drop_stale_list_rows(pipeline: dlt.Pipeline, tables: Iterable[str]) -> int:
+    """Delete list-table rows (custom fields, types…) left behind by a record that was
+    loaded again with fewer or no elements: rows older than their record's last load.
+
+    Merging a list table on ``record_id`` replaces the elements of the records that have
+    some; a record whose list became empty brings no rows to merge, so its old rows are
+    found here by load id. Idempotent, so a run killed before it is healed by the next."""
+    schema = pipeline.schemas["connectwise"]
+    present = set(schema.data_table_names(seen_data_only=True))
+    removed = 0
+    with pipeline.sql_client() as sql:
+        for table in tables:
+            if table not in present or not _has_column(pipeline, table, "_dlt_load_id"):
+                continue
+            parent = _qualified(sql, table)
+            for nested in list_tables_of(table, present):
+                if not _has_column(pipeline, nested, "_dlt_load_id"):
+                    continue
+                child = _qualified(sql, nested)
+                where = (
+                    f"EXISTS (SELECT 1 FROM {parent} p WHERE p.id = {child}.record_id "
+                    f"AND p._dlt_load_id > {child}._dlt_load_id)"
+                )
+                stale = int(sql.execute_sql(f"SELECT count(*) FROM {child} WHERE {where}")[0][0])
+                if stale:
+                    sql.execute_sql(f"DELETE FROM {child} WHERE {where}")
+                    removed += stale
+    return removed
 
 
 def sweep_deletes(

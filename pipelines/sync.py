@@ -9,6 +9,7 @@ seconds.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -25,7 +26,14 @@ from sources.connectwise import connectwise_source, table_conditions
 from sources.connectwise.client import ConnectWiseClient, RequestStats
 from sources.connectwise.settings import BY_TABLE, DATASET_NAME
 
-from .reconcile import CountCheck, DeleteSweep, loaded_tables, sweep_deletes, verify_counts
+from .reconcile import (
+    CountCheck,
+    DeleteSweep,
+    drop_stale_list_rows,
+    loaded_tables,
+    sweep_deletes,
+    verify_counts,
+)
 
 PIPELINE_NAME = "cwsync"
 DUCKDB_MEMORY_LIMIT = "256MB"
@@ -121,6 +129,9 @@ def make_pipeline(
             # disk and a medium tenant's load peaks at ~835 MB RSS instead of ~1.3 GB
             credentials.global_config = {"memory_limit": duckdb_memory_limit}
         destination = dlt.destinations.duckdb(credentials)
+    # rows come as Arrow tables (parquet); each carries its load id, which the list-table
+    # cleanup (reconcile.drop_stale_list_rows) and the run history rely on
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
     return dlt.pipeline(
         pipeline_name=pipeline_name,
         destination=destination,
@@ -200,6 +211,7 @@ def run_sync(
     )
     trace = pipeline.last_trace
     rows = dict(trace.last_normalize_info.row_counts) if trace.last_normalize_info else {}
+    drop_stale_list_rows(pipeline, [t for t in selected if rows.get(t)])
     source_state = pipeline.state.get("sources", {}).get("connectwise", {})
     summary = RunSummary(
         rows=rows,

@@ -215,7 +215,7 @@ def test_schema_drift_new_fields_and_type_changes_do_not_fail_or_lose_values(tmp
         typed = duckdb_rows(
             pipeline,
             "SELECT count(DISTINCT c.id) FROM connectwise.company_companies c "
-            "JOIN connectwise.company_companies__types t ON t._dlt_parent_id = c._dlt_id",
+            "JOIN connectwise.company_companies__types t ON t.record_id = c.id",
         )[0][0]
         assert typed == sum(
             1

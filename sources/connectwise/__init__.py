@@ -22,12 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dlt
+import pyarrow as pa
 from dlt.sources import DltResource
 
 from .client import ConnectWiseClient, RequestStats
 from .conditions import all_of, to_utc_iso, updated_since
 from .errors import ConfigurationError
-from .normalize import normalize_record
+from .normalize import CUSTOM_FIELD_TYPES, LIST_INDEX, TIMESTAMP, PageNormalizer
 from .paginator import MAX_PAGE_SIZE as PAGE_SIZE_MAX
 from .paginator import pages
 from .retry import RetryPolicy
@@ -39,6 +40,7 @@ __all__ = [
     "DELETED_AT",
     "ENDPOINTS",
     "client_from_config",
+    "list_tables_of",
     "connectwise_source",
     "resolve_tables",
     "table_conditions",
@@ -47,19 +49,6 @@ __all__ = [
 log = logging.getLogger("cwsync.connectwise")
 
 CURSOR_PATH = "_info.lastUpdated"
-CUSTOM_FIELD_HINTS = {
-    "custom_fields": dlt.mark.make_nested_hints(
-        columns=[
-            {"name": "value", "data_type": "text", "nullable": True},
-            {"name": "caption", "data_type": "text", "nullable": True},
-            {"name": "type", "data_type": "text", "nullable": True},
-            {"name": "entry_method", "data_type": "text", "nullable": True},
-            {"name": "id", "data_type": "bigint", "nullable": True},
-            {"name": "record_id", "data_type": "bigint", "nullable": True},
-            {"name": "number_of_decimals", "data_type": "bigint", "nullable": True},
-        ]
-    )
-}
 
 
 def resolve_tables(selected: Sequence[str] | None) -> list[str]:
@@ -159,6 +148,7 @@ def connectwise_source(
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
     child_workers: int | None = None,
+    split_ranges: int | None = None,
     tables: Sequence[str] | None = None,
     client: ConnectWiseClient | None = None,
     stats: RequestStats | None = None,
@@ -182,6 +172,8 @@ def connectwise_source(
         max_in_flight, requests_per_second: the request budget shared by the whole run
             (endpoints are read in parallel; see ``throttle.py``); 0 requests/s = no cap.
         child_workers: threads fetching per-parent collections (default: max_in_flight).
+        split_ranges: id ranges a big collection's tail is walked in at once (default:
+            max_in_flight; 1 = one sequential walk; see ``paginator.py``).
         tables: table names to load (default all); parents of per-parent tables are added.
         client: a ready client (tests); built from the arguments otherwise.
         stats: counters of requests/retries/records to update (the run summary).
@@ -206,8 +198,8 @@ def connectwise_source(
     if stats is not None:
         client.stats = stats
         stats.client = client
-    dlt.current.source_schema().add_type_detection("iso_timestamp")
 
+    split = int(split_ranges or max_in_flight or 1)
     wanted = resolve_tables(tables)
     built: dict[str, DltResource] = {}
     for table in wanted:
@@ -227,10 +219,11 @@ def connectwise_source(
                 float(cursor_lag_seconds),
                 int(page_size),
                 filters.get(table),
+                split,
             )
         else:
             built[table] = _replace_resource(
-                client, endpoint, version, int(page_size), filters.get(table)
+                client, endpoint, version, int(page_size), filters.get(table), split
             )
     return list(built.values())
 
@@ -243,9 +236,63 @@ def _hints(endpoint: Endpoint) -> dict[str, Any]:
         "name": endpoint.table,
         "table_name": endpoint.table,
         "primary_key": endpoint.primary_key,
-        "nested_hints": CUSTOM_FIELD_HINTS,
-        "columns": {DELETED_AT: {"data_type": "timestamp", "nullable": True}},
     }
+
+
+def list_tables_of(table: str, names: Iterable[str]) -> list[str]:
+    """The list tables (``<table>__custom_fields``, ``<table>__types``…) among ``names``."""
+    return [n for n in names if n.startswith(table + "__")]
+
+
+def _normalizer(table: str) -> PageNormalizer:
+    """A page normalizer that names columns like the pipeline's schema and keeps the
+    types the schema already has."""
+    try:
+        schema = dlt.current.source_schema()
+    except Exception:  # outside a pipeline (direct iteration in tests)
+        schema = None
+    if schema is None:
+        from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+        return PageNormalizer(table, NamingConvention().normalize_identifier)
+
+    def known(table_name: str, column: str) -> str | None:
+        return schema.tables.get(table_name, {}).get("columns", {}).get(column, {}).get("data_type")
+
+    return PageNormalizer(table, schema.naming.normalize_identifier, known)
+
+
+def _items(tables: Mapping[str, Any], endpoint: Endpoint, write_disposition: str) -> Iterator[Any]:
+    """Arrow tables of one page as dlt items: the endpoint's table as is, list tables as
+    table variants merged on (record_id, id or _idx), replaced per record_id."""
+    for name, table in tables.items():
+        if name == endpoint.table:
+            # a (re)loaded record is live: the merge clears a mark set by a delete sweep
+            yield table.append_column(
+                pa.field(DELETED_AT, TIMESTAMP, nullable=True), pa.nulls(table.num_rows, TIMESTAMP)
+            )
+            continue
+        key = ["record_id", "id"] if name.endswith("__custom_fields") else ["record_id", LIST_INDEX]
+        hints = dlt.mark.make_hints(
+            table_name=name,
+            write_disposition=write_disposition,
+            primary_key=key,
+            merge_key="record_id" if write_disposition == "merge" else None,
+            columns=_list_columns(name),
+        )
+        yield dlt.mark.with_hints(table, hints, create_table_variant=True)
+
+
+def _list_columns(name: str) -> list[dict[str, Any]]:
+    if name.endswith("__custom_fields"):
+        return [
+            {"name": c, "data_type": t, "nullable": c != "record_id"}
+            for c, t in CUSTOM_FIELD_TYPES.items()
+        ]
+    return [
+        {"name": "record_id", "data_type": "bigint", "nullable": False},
+        {"name": LIST_INDEX, "data_type": "bigint", "nullable": False},
+    ]
 
 
 def _incremental_resource(
@@ -256,10 +303,11 @@ def _incremental_resource(
     lag_seconds: float,
     page_size: int,
     user_filter: str | None = None,
+    split: int = 1,
 ) -> DltResource:
     cursor_arg = dlt.sources.incremental(CURSOR_PATH, initial_value=start, primary_key=())
 
-    def read(updated: dlt.sources.incremental[str] = cursor_arg) -> Iterator[list[dict]]:
+    def read(updated: dlt.sources.incremental[str] = cursor_arg) -> Iterator[Any]:
         # The range is applied by the API (conditions), so dlt must not filter rows by
         # the cursor; the next cursor is set by the watermark rule, not by max(seen).
         updated.advance(None)
@@ -267,6 +315,7 @@ def _incremental_resource(
         mark = Watermark(previous=cursor, lag_seconds=lag_seconds)
         state = dlt.current.resource_state()
         boundary = Boundary(state.get("boundary"), cursor)
+        normalizer = _normalizer(endpoint.table)
         conditions = all_of(user_filter, updated_since(cursor, endpoint.cursor) if cursor else None)
         params = {"conditions": conditions} if conditions else {}
         for page in pages(
@@ -276,20 +325,23 @@ def _incremental_resource(
             forward_only=endpoint.forward_only,
             page_size=page_size,
             api_version=version,
+            split=split,
         ):
             if mark.sweep_started is None:
                 mark.saw_response(page.headers.get("Date"))
                 boundary.start_window(mark.window_start())
-            rows = []
+            records = []
             for record in page.records:
+                if not isinstance(record, dict):
+                    continue
                 info = record.get("_info")
                 last_updated = info.get("lastUpdated") if isinstance(info, dict) else None
                 mark.saw(last_updated)
                 if boundary.already_loaded(record, last_updated):
                     continue
-                rows.append(normalize_record(record))
-            if rows:
-                yield rows
+                records.append(record)
+            if records:
+                yield from _items(normalizer.tables(records), endpoint, "merge")
         next_cursor = mark.next_cursor()
         if next_cursor is not None:
             updated.advance(next_cursor)
@@ -304,8 +356,9 @@ def _replace_resource(
     version: str | None,
     page_size: int,
     user_filter: str | None = None,
+    split: int = 1,
 ) -> DltResource:
-    def read() -> Iterator[list[dict]]:
+    def read() -> Iterator[Any]:
         records: list[dict] = []
         for page in pages(
             client,
@@ -314,8 +367,9 @@ def _replace_resource(
             forward_only=endpoint.forward_only,
             page_size=page_size,
             api_version=version,
+            split=split,
         ):
-            records.extend(page.records)
+            records.extend(r for r in page.records if isinstance(r, dict))
         # dlt truncates a "replace" table even when its resource yields nothing, so the
         # rows are always loaded; a content digest (kept in the source state, as dlt
         # resets the state of replace resources) tells the run summary whether the table
@@ -331,7 +385,7 @@ def _replace_resource(
             digests[endpoint.table] = digest
         state["replaced_unchanged"] = sorted(unchanged)
         if records:
-            yield [normalize_record(r) for r in records]
+            yield from _items(_normalizer(endpoint.table).tables(records), endpoint, "replace")
 
     return dlt.resource(read, write_disposition="replace", parallelized=True, **_hints(endpoint))
 
@@ -344,7 +398,7 @@ def _child_resource(
     workers: int,
 ) -> DltResource:
     def fetch_one(parent_id: int) -> list[dict]:
-        rows: list[dict] = []
+        records: list[dict] = []
         for page in pages(
             client,
             endpoint.child_path(parent_id),
@@ -353,23 +407,37 @@ def _child_resource(
             page_size=page_size,
             api_version=version,
         ):
-            rows.extend(normalize_record(r, parent_id=parent_id) for r in page.records)
-        return rows
+            records.extend(r for r in page.records if isinstance(r, dict))
+        return records
 
-    def read(parents: list[dict] | dict) -> Iterator[list[dict]]:
-        batch = parents if isinstance(parents, list) else [parents]
-        ids = [p["id"] for p in batch if isinstance(p, dict) and isinstance(p.get("id"), int)]
+    def read(parents: Any, meta: Any = None) -> Iterator[Any]:
+        if meta is not None:  # a list table of the parent (custom fields…), not parents
+            return
+        if isinstance(parents, pa.Table):
+            ids = [i for i in parents.column("id").to_pylist() if isinstance(i, int)]
+        else:
+            batch = parents if isinstance(parents, list) else [parents]
+            ids = [p["id"] for p in batch if isinstance(p, dict) and isinstance(p.get("id"), int)]
         if not ids:
             return
         if workers <= 1 or len(ids) == 1:
             results: Iterable[list[dict]] = map(fetch_one, ids)
-            for rows in results:
-                if rows:
-                    yield rows
+            yield from _collect(ids, results)
             return
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cw-child") as pool:
-            for rows in pool.map(fetch_one, ids):
-                if rows:
-                    yield rows
+            yield from _collect(ids, pool.map(fetch_one, ids))
+
+    def _collect(ids: Sequence[int], results: Iterable[list[dict]]) -> Iterator[Any]:
+        normalizer = _normalizer(endpoint.table)
+        records: list[dict] = []
+        owners: list[int] = []
+        for parent_id, rows in zip(ids, results, strict=True):
+            records.extend(rows)
+            owners.extend([parent_id] * len(rows))
+            if len(records) >= page_size:
+                yield from _items(normalizer.tables(records, owners), endpoint, "merge")
+                records, owners = [], []
+        if records:
+            yield from _items(normalizer.tables(records, owners), endpoint, "merge")
 
     return dlt.transformer(read, write_disposition="merge", **_hints(endpoint))

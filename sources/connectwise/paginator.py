@@ -10,18 +10,31 @@ Navigable (``page``/``pageSize``), for collections that do not support forward-o
 ``page`` counts up from 1 until a short page or a response without a ``next`` link.
 Offsets can shift when records are added or deleted during the walk; merging on ``id``
 absorbs the duplicates, and the incremental watermark picks up what moved.
+
+Split (forward-only, ``split`` > 1): forward-only paging is sequential, so a big table
+costs one round trip per page however many requests the budget allows in flight. After
+:data:`SPLIT_AFTER_PAGES` full pages the walk asks for the highest id (one request,
+``orderBy=id desc``), cuts the ids left into up to ``split`` ranges and walks them at the
+same time, each forward-only from its lower bound (``pageId``) with ``id <= upper`` added
+to the conditions; the last range has no upper bound, so records created meanwhile are
+not missed. Pages then arrive in no particular order.
 """
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .client import ConnectWiseClient, Page
+from .conditions import all_of
 from .errors import ApiRequestError
 
 MAX_PAGE_SIZE = 1000
+SPLIT_AFTER_PAGES = 3  # full pages walked in one range before splitting the rest
 _NEXT = re.compile(r'<[^>]*>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 
@@ -39,12 +52,13 @@ def forward_only_pages(
     *,
     page_size: int = MAX_PAGE_SIZE,
     api_version: str | None = None,
+    after: int | None = None,
 ) -> Iterator[Page]:
     """Yield every page of ``path`` with forward-only paging, keeping ``params`` on
-    every request."""
+    every request; ``after`` starts the walk past that id."""
     base = _base(params, page_size)
     base.pop("orderBy", None)  # forward-only is always ordered by id
-    page_id: int | None = None
+    page_id: int | None = after
     while True:
         query = dict(base)
         if page_id is not None:
@@ -79,6 +93,119 @@ def navigable_pages(
         number += 1
 
 
+def split_pages(
+    client: ConnectWiseClient,
+    path: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    split: int = 4,
+    page_size: int = MAX_PAGE_SIZE,
+    api_version: str | None = None,
+) -> Iterator[Page]:
+    """Every page of ``path``, forward-only, the tail of a big collection walked as up to
+    ``split`` id ranges at once (see the module docstring)."""
+    walked = 0
+    first_id: int | None = None
+    last_id: int | None = None
+    for page in forward_only_pages(
+        client, path, params, page_size=page_size, api_version=api_version
+    ):
+        yield page
+        if len(page.records) < page_size:
+            return
+        if first_id is None:
+            first_id = page.records[0].get("id")
+        last_id = page.records[-1].get("id")
+        walked += 1
+        if walked >= SPLIT_AFTER_PAGES:
+            break
+    assert isinstance(first_id, int) and isinstance(last_id, int)
+    conditions = (params or {}).get("conditions")
+    top_page = client.get_page(
+        path,
+        {"conditions": conditions, "orderBy": "id desc", "pageSize": 1, "fields": "id", "page": 1}
+        if conditions
+        else {"orderBy": "id desc", "pageSize": 1, "fields": "id", "page": 1},
+        api_version=api_version,
+    )
+    top = top_page.records[0].get("id") if top_page.records else None
+    if not isinstance(top, int) or top <= last_id:
+        top = last_id
+    # ids per record seen so far -> records (and pages) left -> ranges
+    density = max((last_id - first_id) / max(walked * page_size - 1, 1), 1.0)
+    pages_left = (top - last_id) / density / page_size
+    ranges = max(1, min(int(split), int(pages_left // 2)))
+    step = (top - last_id) / ranges
+    bounds = [last_id + round(step * i) for i in range(ranges)] + [None]
+    walks = [
+        (
+            lower,
+            {**(params or {}), "conditions": all_of(conditions, f"id <= {upper}")}
+            if upper is not None
+            else dict(params or {}),
+        )
+        for lower, upper in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    if len(walks) == 1:
+        yield from forward_only_pages(
+            client, path, params, page_size=page_size, api_version=api_version, after=last_id
+        )
+        return
+    yield from _parallel(client, path, walks, page_size, api_version)
+
+
+_DONE = object()
+
+
+def _parallel(
+    client: ConnectWiseClient,
+    path: str,
+    walks: list[tuple[int, dict[str, Any]]],
+    page_size: int,
+    api_version: str | None,
+) -> Iterator[Page]:
+    """Pages of several forward-only walks, as they arrive; the first error stops all."""
+    out: queue.Queue = queue.Queue(maxsize=2 * len(walks))
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def walk(after: int, params: dict[str, Any]) -> None:
+        try:
+            for page in forward_only_pages(
+                client, path, params, page_size=page_size, api_version=api_version, after=after
+            ):
+                if not put(page):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    pool = ThreadPoolExecutor(max_workers=len(walks), thread_name_prefix="cw-range")
+    try:
+        for after, params in walks:
+            pool.submit(walk, after, params)
+        running = len(walks)
+        while running:
+            item = out.get()
+            if item is _DONE:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        stop.set()  # walkers waiting on the queue give up within 0.2 s
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def pages(
     client: ConnectWiseClient,
     path: str,
@@ -87,6 +214,13 @@ def pages(
     forward_only: bool = True,
     page_size: int = MAX_PAGE_SIZE,
     api_version: str | None = None,
+    split: int = 1,
 ) -> Iterator[Page]:
+    """Every page of ``path``: forward-only (split into ``split`` id ranges walked at once
+    when the collection is big) or navigable."""
+    if forward_only and split > 1:
+        return split_pages(
+            client, path, params, split=split, page_size=page_size, api_version=api_version
+        )
     walk = forward_only_pages if forward_only else navigable_pages
     return walk(client, path, params, page_size=page_size, api_version=api_version)

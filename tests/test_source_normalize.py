@@ -1,0 +1,163 @@
+"""Pages -> Arrow tables: the Arrow path equals the Python walk, types are stable, and
+list tables lose no element and keep none that the API dropped."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+from sources.connectwise.client import ConnectWiseClient
+from sources.connectwise.normalize import TIMESTAMP, PageNormalizer
+from sources.connectwise.paginator import pages
+from sources.connectwise.settings import ENDPOINTS
+
+from .conftest import duckdb_pipeline, duckdb_rows, source_args
+
+NAMING = NamingConvention().normalize_identifier
+
+
+def _same(a: dict[str, pa.Table], b: dict[str, pa.Table]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        fa = {f.name: f for f in a[name].schema}
+        fb = {f.name: f for f in b[name].schema}
+        assert fa == fb, name
+        for column in fa:
+            assert a[name].column(column).equals(b[name].column(column)), (name, column)
+
+
+@pytest.fixture(scope="module")
+def api(sandbox) -> ConnectWiseClient:
+    info = sandbox.info
+    return ConnectWiseClient(
+        company_id=info["company_id"],
+        public_key=info["public_key"],
+        private_key=info["private_key"],
+        client_id=info["client_id"],
+        base_url=info["base_url"],
+    )
+
+
+def test_arrow_path_equals_the_python_walk_on_every_collection(api) -> None:
+    arrowed = 0
+    for endpoint in ENDPOINTS:
+        if endpoint.is_child:
+            continue
+        records = [
+            r
+            for page in pages(api, endpoint.path, {}, forward_only=endpoint.forward_only)
+            for r in page.records
+        ]
+        if not records:
+            continue
+        fast = PageNormalizer(endpoint.table, NAMING)
+        slow = PageNormalizer(endpoint.table, NAMING)
+        try:
+            got = fast._tables_arrow(records, None)
+        except Exception as exc:  # only the documented fallback is allowed
+            assert type(exc).__name__ == "_NotArrowable", (endpoint.table, exc)
+            continue
+        arrowed += 1
+        _same(got, slow._tables_python(records, None))
+    assert arrowed >= 100  # nearly every collection takes the fast path
+
+
+def test_types_flattening_and_lists() -> None:
+    records = [
+        {
+            "id": 1,
+            "board": None,
+            "budgetHours": 2,
+            "closedFlag": False,
+            "types": [{"id": 5, "name": "A", "_info": {"type_href": "x"}}, None],
+            "tags": ["a", "b"],
+            "_info": {"lastUpdated": "2024-01-31T09:00:00Z", "updatedBy": "u"},
+            "customFields": [{"id": 7, "caption": "N", "type": "Number", "value": 5}],
+        },
+        {
+            "id": 2,
+            "board": {"id": 3, "name": "Help", "_info": {"board_href": "x"}},
+            "budgetHours": 1.25,
+            "types": [],
+            "_info": {"lastUpdated": "2024-02-01T00:00:00Z"},
+            "customFields": [{"id": 7, "caption": "N", "type": "Number", "value": "five"}],
+        },
+    ]
+    for method in ("_tables_arrow", "_tables_python"):
+        out = getattr(PageNormalizer("t", NAMING), method)(records, None)
+        main = out["t"]
+        assert main.column_names == [c for c in main.column_names if not c.endswith("_href")]
+        assert main.schema.field("id").type == pa.int64()
+        assert not main.schema.field("id").nullable
+        assert main.schema.field("budget_hours").type == pa.float64()  # 2 and 1.25: one type
+        assert main.column("budget_hours").to_pylist() == [2.0, 1.25]
+        assert main.schema.field("board__id").type == pa.int64()
+        assert main.column("board__name").to_pylist() == [None, "Help"]
+        assert main.schema.field("_info__last_updated").type == TIMESTAMP
+        assert main.column("closed_flag").to_pylist() == [False, None]
+        types = out["t__types"]
+        assert types.to_pydict() == {"record_id": [1], "_idx": [0], "id": [5], "name": ["A"]}
+        assert out["t__tags"].to_pydict() == {
+            "record_id": [1, 1],
+            "_idx": [0, 1],
+            "value": ["a", "b"],
+        }
+        custom = out["t__custom_fields"]
+        assert custom.column("value").to_pylist() == ["5", "five"]  # always text
+        assert custom.column("record_id").to_pylist() == [1, 2]
+
+
+def test_a_page_arrow_cannot_type_takes_the_python_walk() -> None:
+    records = [{"id": 1, "code": 5}, {"id": 2, "code": "five"}]
+    out = PageNormalizer("t", NAMING).tables(records)
+    assert out["t"].column("code").to_pylist() == ["5", "five"]
+
+
+def test_a_column_keeps_its_first_type_across_pages() -> None:
+    normalizer = PageNormalizer("t", NAMING)
+    first = normalizer.tables([{"id": 1, "note": "2024-01-31T09:00:00Z"}])
+    assert first["t"].schema.field("note").type == TIMESTAMP
+    # a later page whose values are not timestamps keeps the data, as text
+    later = normalizer.tables([{"id": 2, "note": "soon"}])
+    assert later["t"].column("note").to_pylist() == ["soon"]
+    # and a known warehouse type wins over the values
+    known = PageNormalizer("t", NAMING, lambda table, column: "text" if column == "n" else None)
+    assert known.tables([{"id": 1, "n": 5}])["t"].column("n").to_pylist() == ["5"]
+
+
+def test_emptied_lists_leave_no_rows_behind(tmp_path, fresh_sandbox) -> None:
+    """A contact whose communication items all go: its old rows leave the list table;
+    a contact with fewer items keeps exactly the new ones."""
+    from pipelines.sync import run_sync
+
+    sb = fresh_sandbox
+    pipeline = duckdb_pipeline(tmp_path)
+    args = source_args(sb)
+    run_sync(pipeline, tables=["company_contacts"], **args)
+    table = "connectwise.company_contacts__communication_items"
+    with_items = [
+        cid
+        for cid in sb.ids("company/contacts")
+        if len(sb.get("company/contacts", cid).get("communicationItems") or []) >= 2
+    ]
+    emptied, shrunk = with_items[0], with_items[1]
+    kept = sb.get("company/contacts", shrunk)["communicationItems"][:1]
+    before = duckdb_rows(pipeline, f"SELECT count(*) FROM {table} WHERE record_id = {emptied}")
+    assert before[0][0] >= 2
+    sb.clock.advance(120)
+    sb.update("company/contacts", emptied, {"communicationItems": []})
+    sb.update("company/contacts", shrunk, {"communicationItems": kept})
+    sb.clock.advance(120)
+    run_sync(pipeline, tables=["company_contacts"], **args)
+    assert duckdb_rows(pipeline, f"SELECT count(*) FROM {table} WHERE record_id = {emptied}") == [
+        (0,)
+    ]
+    rows = duckdb_rows(pipeline, f"SELECT _idx, value FROM {table} WHERE record_id = {shrunk}")
+    assert rows == [(0, kept[0]["value"])]
+    # nothing else was touched: every other contact keeps all its items
+    total = sum(
+        len(sb.get("company/contacts", cid).get("communicationItems") or [])
+        for cid in sb.ids("company/contacts")
+    )
+    assert duckdb_rows(pipeline, f"SELECT count(*) FROM {table}") == [(total,)]
