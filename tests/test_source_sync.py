@@ -443,3 +443,34 @@ def test_malformed_user_condition_is_a_one_line_api_error(tmp_path) -> None:
                 conditions={"service_tickets_notes": "id > 1"},
                 **source_args(sb),
             )
+
+
+def test_first_sync_appends_then_runs_merge(tmp_path, fresh_sandbox) -> None:
+    """A table's first sync loads without a merge (nothing to merge into); from the next
+    run on, changed records replace their rows: no duplicates, list rows replaced too."""
+    sb = fresh_sandbox
+    pipeline = duckdb_pipeline(tmp_path)
+    tables = ["service_tickets"]
+    run_sync(pipeline, tables=tables, **source_args(sb))
+    schema = pipeline.default_schema
+    assert schema.get_table("service_tickets")["write_disposition"] == "append"
+    ticket = sb.ids("service/tickets")[0]
+    sb.clock.advance(120)
+    sb.update("service/tickets", ticket, {"summary": "changed once"})
+    sb.clock.advance(120)
+    run_sync(pipeline, tables=tables, **source_args(sb))
+    assert pipeline.default_schema.get_table("service_tickets")["write_disposition"] == "merge"
+    rows = duckdb_rows(
+        pipeline, f"SELECT summary FROM connectwise.service_tickets WHERE id = {ticket}"
+    )
+    assert rows == [("changed once",)]
+    total = sb.count("service/tickets")
+    assert duckdb_rows(
+        pipeline, "SELECT count(*), count(DISTINCT id) FROM connectwise.service_tickets"
+    ) == [(total, total)]
+    fields = len(sb.get("service/tickets", ticket).get("customFields") or [])
+    assert duckdb_rows(
+        pipeline,
+        "SELECT count(*) FROM connectwise.service_tickets__custom_fields "
+        f"WHERE record_id = {ticket}",
+    ) == [(fields,)]

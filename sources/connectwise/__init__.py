@@ -200,6 +200,7 @@ def connectwise_source(
         stats.client = client
 
     split = int(split_ranges or max_in_flight or 1)
+    synced = _synced_tables()
     wanted = resolve_tables(tables)
     built: dict[str, DltResource] = {}
     for table in wanted:
@@ -220,6 +221,7 @@ def connectwise_source(
                 int(page_size),
                 filters.get(table),
                 split,
+                first_sync=synced is not None and table not in synced,
             )
         else:
             built[table] = _replace_resource(
@@ -304,7 +306,14 @@ def _incremental_resource(
     page_size: int,
     user_filter: str | None = None,
     split: int = 1,
+    *,
+    first_sync: bool = False,
 ) -> DltResource:
+    # The first sync of a table appends: a backfill walks every record once (forward-only
+    # by id, ranges disjoint), so there is nothing to merge, and a merge into an empty
+    # table costs DuckDB a delete + dedup pass per table (load 10.7 s -> see bench/).
+    # The cursor is committed with the same load package, so the next run merges.
+    disposition = "append" if first_sync else "merge"
     cursor_arg = dlt.sources.incremental(CURSOR_PATH, initial_value=start, primary_key=())
 
     def read(updated: dlt.sources.incremental[str] = cursor_arg) -> Iterator[Any]:
@@ -341,13 +350,27 @@ def _incremental_resource(
                     continue
                 records.append(record)
             if records:
-                yield from _items(normalizer.tables(records), endpoint, "merge")
+                yield from _items(normalizer.tables(records), endpoint, disposition)
         next_cursor = mark.next_cursor()
         if next_cursor is not None:
             updated.advance(next_cursor)
             state["boundary"] = boundary.state_for(next_cursor)
 
-    return dlt.resource(read, write_disposition="merge", parallelized=True, **_hints(endpoint))
+    return dlt.resource(read, write_disposition=disposition, parallelized=True, **_hints(endpoint))
+
+
+def _synced_tables() -> set[str] | None:
+    """Tables whose cursor the pipeline's state holds (None: no pipeline state here)."""
+    try:
+        state = dlt.current.source_state()
+    except Exception:
+        return None
+    resources = state.get("resources") or {}
+    return {
+        name
+        for name, resource in resources.items()
+        if ((resource.get("incremental") or {}).get(CURSOR_PATH) or {}).get("last_value")
+    }
 
 
 def _replace_resource(

@@ -165,7 +165,9 @@ def _parallel(
     api_version: str | None,
 ) -> Iterator[Page]:
     """Pages of several forward-only walks, as they arrive; the first error stops all."""
-    out: queue.Queue = queue.Queue(maxsize=2 * len(walks))
+    # one page waits here at most: decoded pages are big (~5 MB per 1000 tickets), and
+    # requests in flight are bounded by the budget, not by the number of walks
+    out: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
 
     def put(item: Any) -> bool:
