@@ -201,18 +201,24 @@ def drop_stale_list_rows(pipeline: dlt.Pipeline, tables: Iterable[str]) -> int:
     Merging a list table on ``record_id`` replaces the elements of the records that have
     some; a record whose list became empty brings no rows to merge, so its old rows are
     found here by load id. Idempotent, so a run killed before it is healed by the next."""
+    tables = list(tables)
+    if not tables:
+        return 0
     schema = pipeline.schemas["connectwise"]
     present = set(schema.data_table_names(seen_data_only=True))
+
+    def has_load_id(table: str) -> bool:
+        return "_dlt_load_id" in schema.get_table_columns(table)
+
     removed = 0
     with pipeline.sql_client() as sql:
         for table in tables:
-            if table not in present or not _has_column(pipeline, table, "_dlt_load_id"):
+            nested = [n for n in list_tables_of(table, present) if has_load_id(n)]
+            if table not in present or not nested or not has_load_id(table):
                 continue
             parent = _qualified(sql, table)
-            for nested in list_tables_of(table, present):
-                if not _has_column(pipeline, nested, "_dlt_load_id"):
-                    continue
-                child = _qualified(sql, nested)
+            for name in nested:
+                child = _qualified(sql, name)
                 where = (
                     f"EXISTS (SELECT 1 FROM {parent} p WHERE p.id = {child}.record_id "
                     f"AND p._dlt_load_id > {child}._dlt_load_id)"

@@ -161,3 +161,12 @@ def test_emptied_lists_leave_no_rows_behind(tmp_path, fresh_sandbox) -> None:
         for cid in sb.ids("company/contacts")
     )
     assert duckdb_rows(pipeline, f"SELECT count(*) FROM {table}") == [(total,)]
+
+
+def test_record_digest_ignores_links_and_key_order() -> None:
+    from sources.connectwise.watermark import record_digest
+
+    a = {"id": 1, "board": {"id": 2, "_info": {"board_href": "http://a:1/x"}}, "name": "n"}
+    b = {"name": "n", "board": {"_info": {"board_href": "http://b:2/x"}, "id": 2}, "id": 1}
+    assert record_digest(a) == record_digest(b)
+    assert record_digest(a) != record_digest({**a, "name": "m"})

@@ -29,6 +29,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import orjson
 
@@ -93,10 +94,19 @@ class Watermark:
         return to_utc_iso(candidate)
 
 
+def _without_links(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_links(v) for k, v in value.items() if not k.endswith("_href")}
+    if isinstance(value, list):
+        return [_without_links(v) for v in value]
+    return value
+
+
 def record_digest(record: dict) -> str:
-    """A short content hash of an API record (key order does not matter)."""
+    """A short content hash of an API record: key order and ``_href`` links (absolute
+    URLs that change with the host name, and are not loaded) do not matter."""
     return hashlib.blake2b(
-        orjson.dumps(record, option=orjson.OPT_SORT_KEYS), digest_size=10
+        orjson.dumps(_without_links(record), option=orjson.OPT_SORT_KEYS), digest_size=10
     ).hexdigest()
 
 
