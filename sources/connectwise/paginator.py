@@ -164,11 +164,16 @@ def _parallel(
     page_size: int,
     api_version: str | None,
 ) -> Iterator[Page]:
-    """Pages of several forward-only walks, as they arrive; the first error stops all."""
-    # one page waits here at most: decoded pages are big (~5 MB per 1000 tickets), and
-    # requests in flight are bounded by the budget, not by the number of walks
+    """Pages of several forward-only walks, as they arrive; the first error stops all.
+
+    Memory: a decoded page is big (~15 MB for 1000 tickets). The first walk of each table
+    runs freely (every table always progresses); the others take a permit from the
+    run-wide ``budget.range_pages`` before each request and give it back once their page
+    is consumed, so the extra pages fetched ahead are bounded for the whole run, not per
+    table."""
     out: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
+    permits = client.budget.range_pages
 
     def put(item: Any) -> bool:
         while not stop.is_set():
@@ -179,21 +184,43 @@ def _parallel(
                 continue
         return False
 
-    def walk(after: int, params: dict[str, Any]) -> None:
+    def permit() -> bool:
+        while not stop.is_set():
+            if permits.acquire(timeout=0.2):
+                return True
+        return False
+
+    def walk(index: int, after: int, params: dict[str, Any]) -> None:
+        walker = forward_only_pages(
+            client, path, params, page_size=page_size, api_version=api_version, after=after
+        )
         try:
-            for page in forward_only_pages(
-                client, path, params, page_size=page_size, api_version=api_version, after=after
-            ):
-                if not put(page):
+            while True:
+                if index and not permit():
                     return
-            put(_DONE)
+                try:
+                    page = next(walker)
+                except StopIteration:
+                    if index:
+                        permits.release()
+                    put(_DONE)
+                    return
+                except BaseException:
+                    if index:
+                        permits.release()
+                    raise
+                if not put((index, page)):
+                    if index:
+                        permits.release()
+                    return
         except BaseException as exc:  # handed to the consumer, raised there
             put(exc)
 
     pool = ThreadPoolExecutor(max_workers=len(walks), thread_name_prefix="cw-range")
+    held = 0  # the walk whose page the consumer holds (its permit is returned after)
     try:
-        for after, params in walks:
-            pool.submit(walk, after, params)
+        for index, (after, params) in enumerate(walks):
+            pool.submit(walk, index, after, params)
         running = len(walks)
         while running:
             item = out.get()
@@ -202,10 +229,23 @@ def _parallel(
             elif isinstance(item, BaseException):
                 raise item
             else:
-                yield item
+                held, page = item
+                yield page
+                if held:
+                    permits.release()
+                held = 0
     finally:
-        stop.set()  # walkers waiting on the queue give up within 0.2 s
+        stop.set()  # walkers waiting on the queue or for a permit give up within 0.2 s
+        if held:
+            permits.release()
         pool.shutdown(wait=True, cancel_futures=True)
+        while True:  # pages nobody will consume give their permits back
+            try:
+                item = out.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, tuple) and item[0]:
+                permits.release()
 
 
 def pages(

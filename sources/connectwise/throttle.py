@@ -36,6 +36,8 @@ class RequestBudget:
         self.max_in_flight = int(max_in_flight)
         self.rate = float(requests_per_second) if requests_per_second else None  # None/0: no cap
         self._slots = threading.BoundedSemaphore(self.max_in_flight)
+        # pages the extra walks of split tables may fetch ahead, run-wide (paginator.py)
+        self.range_pages = threading.BoundedSemaphore(self.max_in_flight)
         self._lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
