@@ -130,9 +130,19 @@ def make_pipeline(
 
 
 def file_format_for(pipeline: dlt.Pipeline) -> str | None:
-    """``parquet`` when the destination loads it (DuckDB does, ~6x faster than inserts)."""
+    """``parquet`` when the destination loads it (DuckDB does, ~6x faster than inserts).
+
+    Postgres takes parquet only through the ADBC driver; without it dlt would fall back to
+    inserts file by file with a warning each, so the destination's default is kept."""
     caps = pipeline.destination.capabilities()
-    return "parquet" if "parquet" in caps.supported_loader_file_formats else None
+    if "parquet" not in caps.supported_loader_file_formats:
+        return None
+    if pipeline.destination.destination_name == "postgres":
+        try:
+            import adbc_driver_postgresql  # noqa: F401
+        except ImportError:
+            return None
+    return "parquet"
 
 
 def recover_interrupted(pipeline: dlt.Pipeline) -> list[str]:
