@@ -190,6 +190,20 @@ def build_parser() -> argparse.ArgumentParser:
     _sync_options(verify, sync=False)
     verify.set_defaults(func=cmd_verify)
 
+    views = sub.add_parser(
+        "views",
+        help="create or refresh the BI views (bi_tickets, bi_time_entries, …) in the dataset",
+        description=(
+            "Create or refresh the SQL views a dashboard reads: bi_tickets, bi_time_entries, "
+            "bi_agreements, bi_invoices, bi_opportunities, and bi_<table>_custom_fields (one "
+            "typed column per custom field caption) for every table with custom fields. Live "
+            "rows only. cwsync run refreshes them after every load; this rebuilds them "
+            "without syncing."
+        ),
+    )
+    _sync_options(views, sync=False, resources=False)
+    views.set_defaults(func=cmd_views)
+
     demo = sub.add_parser(
         "demo",
         help="sandbox -> DuckDB: full sync, change records, incremental sync, summary",
@@ -229,7 +243,7 @@ def _condition(text: str) -> tuple[str, str]:
     return table.strip(), condition.strip()
 
 
-def _sync_options(p: argparse.ArgumentParser, *, sync: bool = True) -> None:
+def _sync_options(p: argparse.ArgumentParser, *, sync: bool = True, resources: bool = True) -> None:
     p.add_argument(
         "--destination",
         default="duckdb",
@@ -243,13 +257,14 @@ def _sync_options(p: argparse.ArgumentParser, *, sync: bool = True) -> None:
     p.add_argument(
         "--dataset", default="connectwise", help="dataset/schema name (default connectwise)"
     )
-    p.add_argument(
-        "--resources",
-        type=_tables,
-        default=None,
-        metavar="TABLES",
-        help="comma list of tables, e.g. service_tickets,service_tickets_notes",
-    )
+    if resources:
+        p.add_argument(
+            "--resources",
+            type=_tables,
+            default=None,
+            metavar="TABLES",
+            help="comma list of tables, e.g. service_tickets,service_tickets_notes",
+        )
     if sync:
         p.add_argument(
             "--condition",
@@ -393,6 +408,32 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for line in count_table(checks):
         print(line)
     return 1 if any(c.diff for c in checks) else 0
+
+
+def _loaded_pipeline(args: argparse.Namespace, what: str):
+    """The pipeline of the options, with its schema restored from the destination."""
+    pipeline = _pipeline(args)
+    pipeline.sync_destination()
+    if not pipeline.schemas or "connectwise" not in pipeline.schemas:
+        raise UsageError(
+            f"nothing to {what}: no ConnectWise data in dataset {args.dataset!r} of this "
+            "destination yet (run cwsync run first, or check --destination/--dataset)"
+        )
+    return pipeline
+
+
+def cmd_views(args: argparse.Namespace) -> int:
+    from pipelines.views import build_views, supports_views
+
+    _setup_logging(args.verbose)
+    pipeline = _loaded_pipeline(args, "build views on")
+    if not supports_views(pipeline):
+        raise UsageError(f"the {args.destination} destination has no SQL views")
+    built = build_views(pipeline)
+    print(f"{len(built.views)} views refreshed in {args.dataset}: {', '.join(built.views)}")
+    if built.skipped:
+        print(f"not made (table not loaded): {', '.join(built.skipped)}")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from sources.connectwise.client import ConnectWiseClient, RequestStats
 from sources.connectwise.settings import BY_TABLE, DATASET_NAME
 
 from .reconcile import CountCheck, DeleteSweep, loaded_tables, sweep_deletes, verify_counts
+from .views import build_views, drop_views
 
 PIPELINE_NAME = "cwsync"
 DUCKDB_MEMORY_LIMIT = "256MB"
@@ -47,6 +48,8 @@ class RunSummary:
     counts: list[CountCheck] = field(default_factory=list)  # API /count vs warehouse
     deletes: list[DeleteSweep] = field(default_factory=list)
     sync_requests: int = 0  # requests of the sync itself (without count check and sweeps)
+    views: list[str] = field(default_factory=list)  # BI views refreshed after the load
+    views_error: str | None = None  # why the views could not be refreshed
 
     @property
     def mismatches(self) -> list[CountCheck]:
@@ -82,6 +85,8 @@ class RunSummary:
                 )
         if self.counts:
             out += count_table(self.counts, only=set(changed) | {c.table for c in self.mismatches})
+        if self.views_error:
+            out.append(f"views: not refreshed: {self.views_error}")
         return out
 
 
@@ -180,13 +185,15 @@ def run_sync(
     force_deletes: bool = False,
     max_delete_share: float = 0.10,
     record_run: bool = True,
+    views: bool = True,
     **source_args: Any,
 ) -> RunSummary:
     """Sync the tenant (configured through dlt, or ``client``) into ``pipeline``.
 
     After the load: the delete sweep for the tables that are due (``deletes``: ``auto`` =
     per the schedule, ``now`` = every synced table, ``off``), the count check
-    (``verify``), and one row in ``_cwsync_runs`` (``record_run``).
+    (``verify``), one row in ``_cwsync_runs`` (``record_run``) and the BI views
+    (``views``, see :mod:`pipelines.views`).
     """
     if deletes not in ("auto", "now", "off"):
         raise ValueError("deletes must be auto, now or off")
@@ -203,6 +210,8 @@ def run_sync(
     source = connectwise_source(tables=tables, client=client, stats=stats, **kwargs)
     selected = list(source.resources.keys())
     recover_interrupted(pipeline)
+    if full_refresh and views:
+        drop_views(pipeline)  # Postgres will not drop tables that views depend on
     info = pipeline.run(
         source,
         loader_file_format=file_format_for(pipeline),
@@ -247,7 +256,18 @@ def run_sync(
     summary.requests = stats.requests - before[0]
     if record_run:
         record(pipeline, summary, started_at, sweeps, baselines)
+    if views:
+        refresh_views(pipeline, summary)
     return summary
+
+
+def refresh_views(pipeline: dlt.Pipeline, summary: RunSummary) -> None:
+    """Rebuild the BI views; a failure is reported in the summary, the load stands."""
+    try:
+        summary.views = build_views(pipeline).views
+    except Exception as exc:  # the data is loaded; say why the views are stale
+        log.warning("views not refreshed: %s", exc, exc_info=log.isEnabledFor(logging.INFO))
+        summary.views_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def deletes_schedule() -> tuple[float, dict[str, float]]:
