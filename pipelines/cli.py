@@ -177,6 +177,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-verify", action="store_true", help="skip comparing API counts with the warehouse"
     )
+    run.add_argument(
+        "--no-views", action="store_true", help="do not refresh the BI views after the load"
+    )
+    run.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress display (the closing summary is still printed)",
+    )
+    run.add_argument(
+        "--progress-every",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="without a terminal, print a progress line this often (default 30)",
+    )
     run.set_defaults(func=cmd_run)
 
     verify = sub.add_parser(
@@ -345,9 +361,30 @@ def _pipeline(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import threading
+
+    import dlt
+
+    from pipelines.progress import (
+        Display,
+        Tracker,
+        cursor_of,
+        fetch_totals,
+        format_summary,
+        live_counts,
+        summary_rows,
+    )
     from pipelines.sync import run_sync
+    from sources.connectwise import resolve_tables, table_conditions
+    from sources.connectwise.client import RequestStats
+    from sources.connectwise.conditions import to_utc_iso
 
     _setup_logging(args.verbose)
+    # bad input is refused before anything is read
+    selected = resolve_tables(args.resources)
+    start = to_utc_iso(args.start_date) if args.start_date else None
+    conditions = dict(args.condition) or dlt.config.get("sources.connectwise.conditions", dict)
+    filters = table_conditions(conditions)
     sandbox = None
     source_args: dict = {}
     if args.sandbox:
@@ -360,24 +397,72 @@ def cmd_run(args: argparse.Namespace) -> int:
         source_args["requests_per_second"] = 0  # an embedded sandbox needs no rate cap
     if args.condition:
         source_args["conditions"] = dict(args.condition)
+    tracker = Tracker()
+    stats = RequestStats()
+    totals_started = threading.Event()
     try:
         pipeline = _pipeline(args)
-        summary = run_sync(
-            pipeline,
-            tables=args.resources,
-            start_date=args.start_date,
-            full_refresh=args.full_refresh,
-            verify=not args.no_verify,
-            deletes="now" if args.reconcile_deletes else ("off" if args.no_deletes else "auto"),
-            hard_deletes=args.hard_deletes,
-            force_deletes=args.force_deletes,
-            max_delete_share=args.max_delete_share,
-            **source_args,
-        )
+        before: dict = {}
+        cursors: dict = {}
+        if not args.full_refresh:
+            pipeline.sync_destination()
+            before = live_counts(pipeline, selected)
+            cursors = {t: cursor_of(pipeline, t) for t in selected}
+        bound = start or dlt.config.get("sources.connectwise.start_date", str)
+        cursors = {t: cursors.get(t) or (to_utc_iso(bound) if bound else None) for t in selected}
+
+        def observe(path: str, requests: int, retries: int, records: int) -> None:
+            tracker.observe(path, requests, retries, records)
+            # totals once the API answered a page: the run's own client and request budget
+            if (
+                records
+                and not args.quiet
+                and not totals_started.is_set()
+                and stats.client is not None
+            ):
+                totals_started.set()
+                threading.Thread(
+                    target=fetch_totals,
+                    args=(tracker, stats.client, selected, cursors, filters),
+                    name="cw-totals",
+                    daemon=True,
+                ).start()
+
+        mode = "quiet" if args.quiet else "auto"
+        stats.observer = observe  # per-table requests, retries and seconds for the summary
+        with Display(tracker, mode, every=max(0.1, args.progress_every)):
+            summary = run_sync(
+                pipeline,
+                tables=args.resources,
+                start_date=args.start_date,
+                full_refresh=args.full_refresh,
+                verify=not args.no_verify,
+                deletes="now" if args.reconcile_deletes else ("off" if args.no_deletes else "auto"),
+                hard_deletes=args.hard_deletes,
+                force_deletes=args.force_deletes,
+                max_delete_share=args.max_delete_share,
+                views=not args.no_views,
+                stats=stats,
+                **source_args,
+            )
+        after = live_counts(pipeline, summary.tables)
     finally:
+        tracker.closed = True
         if sandbox is not None:
             sandbox.stop()
     for line in summary.lines():
+        print(line)
+    rows = summary_rows(
+        summary.tables,
+        before,
+        after,
+        summary.rows,
+        {s.table: s.marked for s in summary.deletes},
+        tracker,
+        summary.unchanged,
+    )
+    print()
+    for line in format_summary(rows):
         print(line)
     refused = [s.refused for s in summary.deletes if s.refused]
     return 1 if refused else 0

@@ -50,6 +50,7 @@ class RunSummary:
     sync_requests: int = 0  # requests of the sync itself (without count check and sweeps)
     views: list[str] = field(default_factory=list)  # BI views refreshed after the load
     views_error: str | None = None  # why the views could not be refreshed
+    tables: list[str] = field(default_factory=list)  # the tables this run synced
 
     @property
     def mismatches(self) -> list[CountCheck]:
@@ -186,6 +187,7 @@ def run_sync(
     max_delete_share: float = 0.10,
     record_run: bool = True,
     views: bool = True,
+    stats: RequestStats | None = None,
     **source_args: Any,
 ) -> RunSummary:
     """Sync the tenant (configured through dlt, or ``client``) into ``pipeline``.
@@ -193,7 +195,8 @@ def run_sync(
     After the load: the delete sweep for the tables that are due (``deletes``: ``auto`` =
     per the schedule, ``now`` = every synced table, ``off``), the count check
     (``verify``), one row in ``_cwsync_runs`` (``record_run``) and the BI views
-    (``views``, see :mod:`pipelines.views`).
+    (``views``, see :mod:`pipelines.views`). ``stats`` counts the run's requests (its
+    ``observer`` sees each one: the progress display).
     """
     if deletes not in ("auto", "now", "off"):
         raise ValueError("deletes must be auto, now or off")
@@ -205,7 +208,10 @@ def run_sync(
     filters = table_conditions(
         kwargs.get("conditions") or dlt.config.get("sources.connectwise.conditions", dict)
     )
-    stats = client.stats if client is not None else RequestStats()
+    if stats is None:
+        stats = client.stats if client is not None else RequestStats()
+    elif client is not None:
+        client.stats = stats
     before = (stats.requests, stats.retries, stats.records)
     source = connectwise_source(tables=tables, client=client, stats=stats, **kwargs)
     selected = list(source.resources.keys())
@@ -228,6 +234,7 @@ def run_sync(
         seconds=time.perf_counter() - started,
         load_info=info,
         unchanged=frozenset(source_state.get("replaced_unchanged") or ()),
+        tables=selected,
     )
     api = client or stats.client
     if api is None:  # pragma: no cover - the source always registers its client
