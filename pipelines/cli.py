@@ -220,6 +220,32 @@ def build_parser() -> argparse.ArgumentParser:
     _sync_options(views, sync=False, resources=False)
     views.set_defaults(func=cmd_views)
 
+    status = sub.add_parser(
+        "status",
+        help="per table: last successful run, cursor, rows, lag",
+        description=(
+            "Freshness of the warehouse, read from the run log (_cwsync_runs), the "
+            "incremental cursors in the pipeline state and row counts: per table the last "
+            "successful run that synced it, its cursor, rows (all and live) and lag (now "
+            "minus that last run)."
+        ),
+    )
+    _sync_options(status, sync=False, resources=False)
+    status.set_defaults(func=cmd_status)
+
+    report = sub.add_parser(
+        "report",
+        help="write a self-contained HTML page: freshness table and run charts",
+        description=(
+            "Write one self-contained HTML file (inline SVG charts, no scripts or links to "
+            "other sites): the status table and rows per run, run duration and requests per "
+            "run over time."
+        ),
+    )
+    report.add_argument("--html", required=True, metavar="FILE", help="the HTML file to write")
+    _sync_options(report, sync=False, resources=False)
+    report.set_defaults(func=cmd_report)
+
     demo = sub.add_parser(
         "demo",
         help="sandbox -> DuckDB: full sync, change records, incremental sync, summary",
@@ -521,6 +547,34 @@ def cmd_views(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from pipelines.report import load_runs, status_lines, table_status
+
+    _setup_logging(args.verbose)
+    pipeline = _loaded_pipeline(args, "report on")
+    runs = load_runs(pipeline)
+    for line in status_lines(runs, table_status(pipeline, runs)):
+        print(line)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pipelines.report import load_runs, render_html, table_status
+
+    _setup_logging(args.verbose)
+    target = Path(args.html)
+    if target.is_dir() or not target.parent.exists():
+        raise UsageError(f"--html {args.html}: not a file in an existing directory")
+    pipeline = _loaded_pipeline(args, "report on")
+    runs = load_runs(pipeline)
+    page = render_html(runs, table_status(pipeline, runs), dataset=args.dataset)
+    target.write_text(page, encoding="utf-8")
+    print(f"wrote {target} ({len(runs)} runs, {len(page) // 1024} KB)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.demo import run_demo
 
@@ -564,6 +618,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `cwsync status | head`: the reader has all it wanted
+        sys.stderr.close()
+        return 0
     except Exception as exc:  # one line, never a traceback wall
         message, code = _failure_message(exc)
         if getattr(args, "verbose", False):

@@ -360,6 +360,7 @@ def record(
         ).decode(),
         "count_mismatches": len(mismatches),
         "deleted_marked": sum(s.marked for s in sweeps),
+        "tables": orjson.dumps(list(summary.tables)).decode(),  # synced, changed or not
     }
     sweep_rows = [
         {
