@@ -220,6 +220,24 @@ def build_parser() -> argparse.ArgumentParser:
     _sync_options(views, sync=False, resources=False)
     views.set_defaults(func=cmd_views)
 
+    endpoints = sub.add_parser(
+        "endpoints",
+        help="list every endpoint: path, table, incremental/full/per-parent, parent, enabled",
+        description=(
+            "List the endpoint table: each collection's API path, the table it lands in, how "
+            "it is synced (incremental by lastUpdated, full = replaced every run, per-parent "
+            "= fetched for each changed parent), its parent table, whether a run without "
+            "--resources syncs it (sources.connectwise.disabled_tables switches tables off) "
+            "and where it is declared (built-in, or config: sources.connectwise."
+            "extra_endpoints)."
+        ),
+    )
+    endpoints.add_argument(
+        "--enabled-only", action="store_true", help="only the endpoints a plain run syncs"
+    )
+    endpoints.add_argument("--json", action="store_true", help="one JSON object per line")
+    endpoints.set_defaults(func=cmd_endpoints)
+
     status = sub.add_parser(
         "status",
         help="per table: last successful run, cursor, rows, lag",
@@ -391,6 +409,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     import dlt
 
+    from pipelines.endpoints import default_tables, register_from_config
     from pipelines.progress import (
         Display,
         Tracker,
@@ -407,7 +426,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     _setup_logging(args.verbose)
     # bad input is refused before anything is read
-    selected = resolve_tables(args.resources)
+    register_from_config()
+    selected = resolve_tables(args.resources or default_tables())
     start = to_utc_iso(args.start_date) if args.start_date else None
     conditions = dict(args.condition) or dlt.config.get("sources.connectwise.conditions", dict)
     filters = table_conditions(conditions)
@@ -497,11 +517,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     import dlt
 
+    from pipelines.endpoints import register_from_config
     from pipelines.reconcile import verify_counts
     from pipelines.sync import count_table
     from sources.connectwise import client_from_config, resolve_tables
 
     _setup_logging(args.verbose)
+    register_from_config()
     tables = resolve_tables(args.resources) if args.resources else None
     pipeline = _pipeline(args)
     pipeline.sync_destination()
@@ -547,6 +569,38 @@ def cmd_views(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_endpoints(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from pipelines.endpoints import endpoint_rows, register_from_config
+
+    register_from_config()
+    rows = [r for r in endpoint_rows() if r.enabled or not args.enabled_only]
+    if args.json:
+        for row in rows:
+            print(json.dumps(asdict(row)))
+        return 0
+    widths = [max(len(h), *(len(getattr(r, f)) for r in rows)) for h, f in _ENDPOINT_COLUMNS]
+    print("  ".join(h.ljust(w) for (h, _), w in zip(_ENDPOINT_COLUMNS, widths, strict=True)))
+    for r in rows:
+        cells = [getattr(r, f) for _, f in _ENDPOINT_COLUMNS]
+        print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    extra = sum(r.declared == "config" for r in rows)
+    off = sum(not r.enabled for r in endpoint_rows())
+    print(f"{len(rows)} endpoints ({extra} from configuration, {off} disabled)")
+    return 0
+
+
+_ENDPOINT_COLUMNS = (
+    ("path", "path"),
+    ("table", "table"),
+    ("sync", "kind"),
+    ("parent", "parent"),
+    ("enabled", "enabled_text"),
+    ("declared", "declared"),
+)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from pipelines.report import load_runs, status_lines, table_status
 
@@ -584,6 +638,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+
+
+def _destination_problem(exc: BaseException) -> str | None:
+    """The config key to fix when the destination is unknown, lacks credentials or its
+    driver; None for other failures."""
+    from dlt.common.configuration.exceptions import ConfigFieldMissingException
+    from dlt.common.destination.exceptions import UnknownDestinationModule
+    from dlt.common.exceptions import MissingDependencyException
+
+    for item in _chain(exc):
+        if isinstance(item, UnknownDestinationModule):
+            name = getattr(item, "ref", None) or "?"
+            return (
+                f"unknown destination {str(name).rsplit('.', 1)[-1]!r} in --destination: use "
+                "duckdb, postgres, bigquery, snowflake, motherduck, filesystem or another dlt "
+                "destination (see README: Warehouses)"
+            )
+        if isinstance(item, ConfigFieldMissingException):
+            spec = str(getattr(item, "spec_name", ""))
+            if "ClientConfiguration" in spec or "Credentials" in spec:
+                kind = spec.replace("ClientConfiguration", "").replace("Credentials", "").lower()
+                return (
+                    f"missing credentials for the {kind} destination: set "
+                    f"destination.{kind}.credentials in .dlt/secrets.toml (or "
+                    f"DESTINATION__{kind.upper()}__CREDENTIALS; see README: Warehouses)"
+                )
+        if isinstance(item, MissingDependencyException):
+            text = " ".join(str(item).split())
+            extra = next(
+                (w.strip("\"',.") for w in text.split() if w.startswith(("dlt[", '"dlt['))), ""
+            )
+            hint = f'pip install "{extra}"' if extra else "install the destination's extra"
+            return f"the destination's driver is not installed: {hint}"
+    return None
+
+
 def _failure_message(exc: BaseException) -> tuple[str, int]:
     """One line for any failure of a run: ours verbatim, dlt's and others condensed."""
     from sources.connectwise.errors import ConfigurationError, find_connectwise_error
@@ -591,6 +687,9 @@ def _failure_message(exc: BaseException) -> tuple[str, int]:
     found = find_connectwise_error(exc)
     if found is not None:
         return str(found), 2 if isinstance(found, ConfigurationError) else 1
+    destination = _destination_problem(exc)
+    if destination is not None:
+        return destination, 2
     try:
         from dlt.common.configuration.exceptions import ConfigFieldMissingException
 

@@ -23,11 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from sources.connectwise.settings import BY_TABLE, ENDPOINTS
+from sources.connectwise.settings import BY_TABLE, all_endpoints
 
 _ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
-_TOP = {e.path.lower(): e.table for e in ENDPOINTS if not e.is_child}
-_CHILD = {e.path.lower(): e.table for e in ENDPOINTS if e.is_child}
 
 
 def table_of_path(path: str) -> str | None:
@@ -36,10 +34,12 @@ def table_of_path(path: str) -> str | None:
     text = path.split("?", 1)[0].strip("/").lower()
     if text.endswith("/count"):
         text = text[: -len("/count")]
-    if text in _TOP:
-        return _TOP[text]
+    endpoints = all_endpoints()
+    top = {e.path.lower(): e.table for e in endpoints if not e.is_child}
+    if text in top:
+        return top[text]
     generic = _ID_SEGMENT.sub("/{id}", text)
-    return _CHILD.get(generic)
+    return next((e.table for e in endpoints if e.is_child and e.path.lower() == generic), None)
 
 
 @dataclass

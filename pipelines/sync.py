@@ -25,6 +25,7 @@ from sources.connectwise import connectwise_source, table_conditions
 from sources.connectwise.client import ConnectWiseClient, RequestStats
 from sources.connectwise.settings import BY_TABLE, DATASET_NAME
 
+from .endpoints import default_tables, register_from_config
 from .reconcile import CountCheck, DeleteSweep, loaded_tables, sweep_deletes, verify_counts
 from .views import build_views, drop_views
 
@@ -200,6 +201,9 @@ def run_sync(
     """
     if deletes not in ("auto", "now", "off"):
         raise ValueError("deletes must be auto, now or off")
+    register_from_config()  # extra_endpoints declared in configuration
+    if tables is None:
+        tables = default_tables()  # every endpoint not in disabled_tables
     started_at = datetime.now(timezone.utc)
     started = time.perf_counter()
     kwargs: dict[str, Any] = dict(source_args)
