@@ -49,7 +49,7 @@ def parse_extra_endpoints(value: Any) -> list[Endpoint]:
         except orjson.JSONDecodeError:
             raise ConfigurationError(
                 f"{EXTRA_KEY}: not a list of tables (in the environment: a JSON list, e.g. "
-                '[{"path": "service/ticketNoteTypes"}])'
+                '[{"path": "service/emailTemplates"}])'
             ) from None
     if isinstance(value, Mapping):
         value = [value]
@@ -68,7 +68,7 @@ def parse_extra_endpoints(value: Any) -> list[Endpoint]:
         path = str(item.get("path") or "").strip().strip("/")
         if not path or not _PATH.match(path) or path.count("{id}") > 1 or path.startswith("{"):
             raise ConfigurationError(
-                f"{where}.path: {path!r} is not a collection path like service/ticketNoteTypes "
+                f"{where}.path: {path!r} is not a collection path like service/emailTemplates "
                 "or service/tickets/{id}/documents"
             )
         table = str(item.get("table") or "")
