@@ -545,6 +545,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def _loaded_pipeline(args: argparse.Namespace, what: str):
     """The pipeline of the options, with its schema restored from the destination."""
+    from pipelines.endpoints import register_from_config
+
+    register_from_config()  # tables of config-declared endpoints are ConnectWise tables too
     pipeline = _pipeline(args)
     pipeline.sync_destination()
     if not pipeline.schemas or "connectwise" not in pipeline.schemas:
@@ -561,7 +564,9 @@ def cmd_views(args: argparse.Namespace) -> int:
     _setup_logging(args.verbose)
     pipeline = _loaded_pipeline(args, "build views on")
     if not supports_views(pipeline):
-        raise UsageError(f"the {args.destination} destination has no SQL views")
+        raise UsageError(
+            f"views are made on duckdb, motherduck and postgres, not on {args.destination}"
+        )
     built = build_views(pipeline)
     print(f"{len(built.views)} views refreshed in {args.dataset}: {', '.join(built.views)}")
     if built.skipped:

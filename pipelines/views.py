@@ -8,9 +8,9 @@
   company, owner names and the SLA dates and minutes), ``bi_time_entries`` (hours,
   billable amount), ``bi_agreements``, ``bi_invoices``, ``bi_opportunities``.
 
-Every view shows live rows only (``_cw_deleted_at IS NULL``). The SQL is plain enough to
-run unchanged on DuckDB and Postgres (and the other SQL warehouses dlt loads): double
-quoted identifiers, ``CAST``, ``CASE``, anchored ``~`` regular expressions. A column the
+Every view shows live rows only (``_cw_deleted_at IS NULL``). The SQL runs unchanged on
+DuckDB (and MotherDuck) and Postgres: double quoted identifiers, ``CAST``, ``CASE``,
+anchored ``~`` regular expressions; other destinations get no views. A column the
 tenant never sent is a typed NULL, so a view's columns do not depend on the data.
 
 Views are dropped and created again (not ``CREATE OR REPLACE``: Postgres refuses to change
@@ -346,9 +346,14 @@ def view_names(pipeline: dlt.Pipeline) -> list[str]:
     return names
 
 
+# where the views' SQL is known to run (tested on DuckDB and Postgres; MotherDuck is DuckDB)
+VIEW_DESTINATIONS = frozenset({"duckdb", "motherduck", "postgres"})
+
+
 def supports_views(pipeline: dlt.Pipeline) -> bool:
-    """SQL warehouses do; the filesystem destination (files, no database) does not."""
-    return pipeline.destination.destination_name not in ("filesystem",)
+    """DuckDB, MotherDuck and Postgres; other warehouses speak other SQL dialects (regular
+    expressions, quoting, type names) and the filesystem destination has no database."""
+    return pipeline.destination.destination_type.rsplit(".", 1)[-1] in VIEW_DESTINATIONS
 
 
 def drop_views(pipeline: dlt.Pipeline, names: Sequence[str] | None = None) -> None:

@@ -271,3 +271,19 @@ def test_cli_views_rebuilds_them(tmp_path) -> None:
         with duckdb.connect(str(tmp_path / "x.duckdb"), read_only=True) as db:
             count = db.execute("SELECT count(*) FROM connectwise.bi_tickets").fetchone()[0]
         assert count == sb.count("service/tickets")
+
+
+def test_views_are_made_only_where_their_sql_runs(tmp_path) -> None:
+    import dlt
+
+    from pipelines.sync import make_pipeline
+    from pipelines.views import supports_views
+
+    from .conftest import POSTGRES_URL
+
+    def pipeline(destination):
+        return make_pipeline(destination, pipeline_name="kinds", pipelines_dir=str(tmp_path))
+
+    assert supports_views(pipeline(dlt.destinations.duckdb(str(tmp_path / "k.duckdb"))))
+    assert supports_views(pipeline(dlt.destinations.postgres(POSTGRES_URL)))
+    assert not supports_views(pipeline(dlt.destinations.filesystem(tmp_path.as_uri())))
