@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cwsync",
         description="Sync a ConnectWise Manage tenant into a warehouse; run a ConnectWise sandbox.",
+        epilog=(
+            "Configuration: .dlt/config.toml and .dlt/secrets.toml or SOURCES__CONNECTWISE__* "
+            "environment variables (README: Configuration lists every key). "
+            "cwsync COMMAND --help describes each command."
+        ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
