@@ -13,8 +13,8 @@ DuckDB (and MotherDuck) and Postgres: double quoted identifiers, ``CAST``, ``CAS
 anchored ``~`` regular expressions; other destinations get no views. A column the
 tenant never sent is a typed NULL, so a view's columns do not depend on the data.
 
-Views are dropped and created again (not ``CREATE OR REPLACE``: Postgres refuses to change
-a view's columns that way); :func:`drop_views` runs before a full refresh, since Postgres
+Views are dropped and created again in one transaction (not ``CREATE OR REPLACE``:
+Postgres refuses to change a view's columns that way); :func:`drop_views` runs before a full refresh, since Postgres
 will not drop a table a view depends on.
 """
 
@@ -379,7 +379,9 @@ def build_views(pipeline: dlt.Pipeline) -> ViewsBuilt:
         return built
     schema = pipeline.schemas["connectwise"]
     present = loaded_tables(pipeline)
-    with pipeline.sql_client() as sql:
+    # one transaction (DDL is transactional on DuckDB and Postgres): a dashboard querying
+    # during the refresh sees the old views or the new ones, never a missing one
+    with pipeline.sql_client() as sql, sql.begin_transaction():
         for view in FRIENDLY:
             name = sql.make_qualified_table_name(view.name)
             sql.execute_sql(f"DROP VIEW IF EXISTS {name}")
