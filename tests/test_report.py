@@ -201,6 +201,7 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+@pytest.mark.parametrize("history", ["duckdb"], indirect=True)  # the page is the same on both
 def test_the_report_renders_in_headless_chromium(history, tmp_path: Path) -> None:
     sb, pipeline, _ = history
     runs = load_runs(pipeline)
