@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cwsync",
         description="Sync a ConnectWise Manage tenant into a warehouse; run a ConnectWise sandbox.",
+        epilog=(
+            "Configuration: .dlt/config.toml and .dlt/secrets.toml or SOURCES__CONNECTWISE__* "
+            "environment variables (README: Configuration lists every key). "
+            "cwsync COMMAND --help describes each command."
+        ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -177,6 +182,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-verify", action="store_true", help="skip comparing API counts with the warehouse"
     )
+    run.add_argument(
+        "--no-views", action="store_true", help="do not refresh the BI views after the load"
+    )
+    run.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress display (the closing summary is still printed)",
+    )
+    run.add_argument(
+        "--progress-every",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="without a terminal, print a progress line this often (default 30)",
+    )
     run.set_defaults(func=cmd_run)
 
     verify = sub.add_parser(
@@ -189,6 +210,64 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _sync_options(verify, sync=False)
     verify.set_defaults(func=cmd_verify)
+
+    views = sub.add_parser(
+        "views",
+        help="create or refresh the BI views (bi_tickets, bi_time_entries, …) in the dataset",
+        description=(
+            "Create or refresh the SQL views a dashboard reads: bi_tickets, bi_time_entries, "
+            "bi_agreements, bi_invoices, bi_opportunities, and bi_<table>_custom_fields (one "
+            "typed column per custom field caption) for every table with custom fields. Live "
+            "rows only. cwsync run refreshes them after every load; this rebuilds them "
+            "without syncing."
+        ),
+    )
+    _sync_options(views, sync=False, resources=False)
+    views.set_defaults(func=cmd_views)
+
+    endpoints = sub.add_parser(
+        "endpoints",
+        help="list every endpoint: path, table, incremental/full/per-parent, parent, enabled",
+        description=(
+            "List the endpoint table: each collection's API path, the table it lands in, how "
+            "it is synced (incremental by lastUpdated, full = replaced every run, per-parent "
+            "= fetched for each changed parent), its parent table, whether a run without "
+            "--resources syncs it (sources.connectwise.disabled_tables switches tables off) "
+            "and where it is declared (built-in, or config: sources.connectwise."
+            "extra_endpoints)."
+        ),
+    )
+    endpoints.add_argument(
+        "--enabled-only", action="store_true", help="only the endpoints a plain run syncs"
+    )
+    endpoints.add_argument("--json", action="store_true", help="one JSON object per line")
+    endpoints.set_defaults(func=cmd_endpoints)
+
+    status = sub.add_parser(
+        "status",
+        help="per table: last successful run, cursor, rows, lag",
+        description=(
+            "Freshness of the warehouse, read from the run log (_cwsync_runs), the "
+            "incremental cursors in the pipeline state and row counts: per table the last "
+            "successful run that synced it, its cursor, rows (all and live) and lag (now "
+            "minus that last run)."
+        ),
+    )
+    _sync_options(status, sync=False, resources=False)
+    status.set_defaults(func=cmd_status)
+
+    report = sub.add_parser(
+        "report",
+        help="write a self-contained HTML page: freshness table and run charts",
+        description=(
+            "Write one self-contained HTML file (inline SVG charts, no scripts or links to "
+            "other sites): the status table and rows per run, run duration and requests per "
+            "run over time."
+        ),
+    )
+    report.add_argument("--html", required=True, metavar="FILE", help="the HTML file to write")
+    _sync_options(report, sync=False, resources=False)
+    report.set_defaults(func=cmd_report)
 
     demo = sub.add_parser(
         "demo",
@@ -229,7 +308,7 @@ def _condition(text: str) -> tuple[str, str]:
     return table.strip(), condition.strip()
 
 
-def _sync_options(p: argparse.ArgumentParser, *, sync: bool = True) -> None:
+def _sync_options(p: argparse.ArgumentParser, *, sync: bool = True, resources: bool = True) -> None:
     p.add_argument(
         "--destination",
         default="duckdb",
@@ -243,13 +322,14 @@ def _sync_options(p: argparse.ArgumentParser, *, sync: bool = True) -> None:
     p.add_argument(
         "--dataset", default="connectwise", help="dataset/schema name (default connectwise)"
     )
-    p.add_argument(
-        "--resources",
-        type=_tables,
-        default=None,
-        metavar="TABLES",
-        help="comma list of tables, e.g. service_tickets,service_tickets_notes",
-    )
+    if resources:
+        p.add_argument(
+            "--resources",
+            type=_tables,
+            default=None,
+            metavar="TABLES",
+            help="comma list of tables, e.g. service_tickets,service_tickets_notes",
+        )
     if sync:
         p.add_argument(
             "--condition",
@@ -330,9 +410,32 @@ def _pipeline(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import threading
+
+    import dlt
+
+    from pipelines.endpoints import default_tables, register_from_config
+    from pipelines.progress import (
+        Display,
+        Tracker,
+        cursor_of,
+        fetch_totals,
+        format_summary,
+        live_counts,
+        summary_rows,
+    )
     from pipelines.sync import run_sync
+    from sources.connectwise import resolve_tables, table_conditions
+    from sources.connectwise.client import RequestStats
+    from sources.connectwise.conditions import to_utc_iso
 
     _setup_logging(args.verbose)
+    # bad input is refused before anything is read
+    register_from_config()
+    selected = resolve_tables(args.resources or default_tables())
+    start = to_utc_iso(args.start_date) if args.start_date else None
+    conditions = dict(args.condition) or dlt.config.get("sources.connectwise.conditions", dict)
+    filters = table_conditions(conditions)
     sandbox = None
     source_args: dict = {}
     if args.sandbox:
@@ -345,24 +448,72 @@ def cmd_run(args: argparse.Namespace) -> int:
         source_args["requests_per_second"] = 0  # an embedded sandbox needs no rate cap
     if args.condition:
         source_args["conditions"] = dict(args.condition)
+    tracker = Tracker()
+    stats = RequestStats()
+    totals_started = threading.Event()
     try:
         pipeline = _pipeline(args)
-        summary = run_sync(
-            pipeline,
-            tables=args.resources,
-            start_date=args.start_date,
-            full_refresh=args.full_refresh,
-            verify=not args.no_verify,
-            deletes="now" if args.reconcile_deletes else ("off" if args.no_deletes else "auto"),
-            hard_deletes=args.hard_deletes,
-            force_deletes=args.force_deletes,
-            max_delete_share=args.max_delete_share,
-            **source_args,
-        )
+        before: dict = {}
+        cursors: dict = {}
+        if not args.full_refresh:
+            pipeline.sync_destination()
+            before = live_counts(pipeline, selected)
+            cursors = {t: cursor_of(pipeline, t) for t in selected}
+        bound = start or dlt.config.get("sources.connectwise.start_date", str)
+        cursors = {t: cursors.get(t) or (to_utc_iso(bound) if bound else None) for t in selected}
+
+        def observe(path: str, requests: int, retries: int, records: int) -> None:
+            tracker.observe(path, requests, retries, records)
+            # totals once the API answered a page: the run's own client and request budget
+            if (
+                records
+                and not args.quiet
+                and not totals_started.is_set()
+                and stats.client is not None
+            ):
+                totals_started.set()
+                threading.Thread(
+                    target=fetch_totals,
+                    args=(tracker, stats.client, selected, cursors, filters),
+                    name="cw-totals",
+                    daemon=True,
+                ).start()
+
+        mode = "quiet" if args.quiet else "auto"
+        stats.observer = observe  # per-table requests, retries and seconds for the summary
+        with Display(tracker, mode, every=max(0.1, args.progress_every)):
+            summary = run_sync(
+                pipeline,
+                tables=args.resources,
+                start_date=args.start_date,
+                full_refresh=args.full_refresh,
+                verify=not args.no_verify,
+                deletes="now" if args.reconcile_deletes else ("off" if args.no_deletes else "auto"),
+                hard_deletes=args.hard_deletes,
+                force_deletes=args.force_deletes,
+                max_delete_share=args.max_delete_share,
+                views=not args.no_views,
+                stats=stats,
+                **source_args,
+            )
+        after = live_counts(pipeline, summary.tables)
     finally:
+        tracker.closed = True
         if sandbox is not None:
             sandbox.stop()
     for line in summary.lines():
+        print(line)
+    rows = summary_rows(
+        summary.tables,
+        before,
+        after,
+        summary.rows,
+        {s.table: s.marked for s in summary.deletes},
+        tracker,
+        summary.unchanged,
+    )
+    print()
+    for line in format_summary(rows):
         print(line)
     refused = [s.refused for s in summary.deletes if s.refused]
     return 1 if refused else 0
@@ -371,11 +522,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     import dlt
 
+    from pipelines.endpoints import register_from_config
     from pipelines.reconcile import verify_counts
     from pipelines.sync import count_table
     from sources.connectwise import client_from_config, resolve_tables
 
     _setup_logging(args.verbose)
+    register_from_config()
     tables = resolve_tables(args.resources) if args.resources else None
     pipeline = _pipeline(args)
     pipeline.sync_destination()
@@ -395,6 +548,97 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if any(c.diff for c in checks) else 0
 
 
+def _loaded_pipeline(args: argparse.Namespace, what: str):
+    """The pipeline of the options, with its schema restored from the destination."""
+    from pipelines.endpoints import register_from_config
+
+    register_from_config()  # tables of config-declared endpoints are ConnectWise tables too
+    pipeline = _pipeline(args)
+    pipeline.sync_destination()
+    if not pipeline.schemas or "connectwise" not in pipeline.schemas:
+        raise UsageError(
+            f"nothing to {what}: no ConnectWise data in dataset {args.dataset!r} of this "
+            "destination yet (run cwsync run first, or check --destination/--dataset)"
+        )
+    return pipeline
+
+
+def cmd_views(args: argparse.Namespace) -> int:
+    from pipelines.views import build_views, supports_views
+
+    _setup_logging(args.verbose)
+    pipeline = _loaded_pipeline(args, "build views on")
+    if not supports_views(pipeline):
+        raise UsageError(
+            f"views are made on duckdb, motherduck and postgres, not on {args.destination}"
+        )
+    built = build_views(pipeline)
+    print(f"{len(built.views)} views refreshed in {args.dataset}: {', '.join(built.views)}")
+    if built.skipped:
+        print(f"not made (table not loaded): {', '.join(built.skipped)}")
+    return 0
+
+
+def cmd_endpoints(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from pipelines.endpoints import endpoint_rows, register_from_config
+
+    register_from_config()
+    rows = [r for r in endpoint_rows() if r.enabled or not args.enabled_only]
+    if args.json:
+        for row in rows:
+            print(json.dumps(asdict(row)))
+        return 0
+    widths = [max(len(h), *(len(getattr(r, f)) for r in rows)) for h, f in _ENDPOINT_COLUMNS]
+    print("  ".join(h.ljust(w) for (h, _), w in zip(_ENDPOINT_COLUMNS, widths, strict=True)))
+    for r in rows:
+        cells = [getattr(r, f) for _, f in _ENDPOINT_COLUMNS]
+        print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    extra = sum(r.declared == "config" for r in rows)
+    off = sum(not r.enabled for r in endpoint_rows())
+    print(f"{len(rows)} endpoints ({extra} from configuration, {off} disabled)")
+    return 0
+
+
+_ENDPOINT_COLUMNS = (
+    ("path", "path"),
+    ("table", "table"),
+    ("sync", "kind"),
+    ("parent", "parent"),
+    ("enabled", "enabled_text"),
+    ("declared", "declared"),
+)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from pipelines.report import load_runs, status_lines, table_status
+
+    _setup_logging(args.verbose)
+    pipeline = _loaded_pipeline(args, "report on")
+    runs = load_runs(pipeline)
+    for line in status_lines(runs, table_status(pipeline, runs)):
+        print(line)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pipelines.report import load_runs, render_html, table_status
+
+    _setup_logging(args.verbose)
+    target = Path(args.html)
+    if target.is_dir() or not target.parent.exists():
+        raise UsageError(f"--html {args.html}: not a file in an existing directory")
+    pipeline = _loaded_pipeline(args, "report on")
+    runs = load_runs(pipeline)
+    page = render_html(runs, table_status(pipeline, runs), dataset=args.dataset)
+    target.write_text(page, encoding="utf-8")
+    print(f"wrote {target} ({len(runs)} runs, {len(page) // 1024} KB)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.demo import run_demo
 
@@ -404,6 +648,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+
+
+def _destination_problem(exc: BaseException) -> str | None:
+    """The config key to fix when the destination is unknown, lacks credentials or its
+    driver; None for other failures."""
+    from dlt.common.configuration.exceptions import ConfigFieldMissingException
+    from dlt.common.destination.exceptions import UnknownDestinationModule
+    from dlt.common.exceptions import MissingDependencyException
+
+    for item in _chain(exc):
+        if isinstance(item, UnknownDestinationModule):
+            name = getattr(item, "ref", None) or "?"
+            return (
+                f"unknown destination {str(name).rsplit('.', 1)[-1]!r} in --destination: use "
+                "duckdb, postgres, bigquery, snowflake, motherduck, filesystem or another dlt "
+                "destination (see README: Warehouses)"
+            )
+        if isinstance(item, ConfigFieldMissingException):
+            spec = str(getattr(item, "spec_name", ""))
+            if "ClientConfiguration" in spec or "Credentials" in spec:
+                kind = spec.replace("ClientConfiguration", "").replace("Credentials", "").lower()
+                return (
+                    f"missing credentials for the {kind} destination: set "
+                    f"destination.{kind}.credentials in .dlt/secrets.toml (or "
+                    f"DESTINATION__{kind.upper()}__CREDENTIALS; see README: Warehouses)"
+                )
+        if isinstance(item, MissingDependencyException):
+            text = " ".join(str(item).split())
+            extra = next(
+                (w.strip("\"',.") for w in text.split() if w.startswith(("dlt[", '"dlt['))), ""
+            )
+            hint = f'pip install "{extra}"' if extra else "install the destination's extra"
+            return f"the destination's driver is not installed: {hint}"
+    return None
+
+
 def _failure_message(exc: BaseException) -> tuple[str, int]:
     """One line for any failure of a run: ours verbatim, dlt's and others condensed."""
     from sources.connectwise.errors import ConfigurationError, find_connectwise_error
@@ -411,6 +697,9 @@ def _failure_message(exc: BaseException) -> tuple[str, int]:
     found = find_connectwise_error(exc)
     if found is not None:
         return str(found), 2 if isinstance(found, ConfigurationError) else 1
+    destination = _destination_problem(exc)
+    if destination is not None:
+        return destination, 2
     try:
         from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
@@ -438,6 +727,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `cwsync status | head`: the reader has all it wanted
+        sys.stderr.close()
+        return 0
     except Exception as exc:  # one line, never a traceback wall
         message, code = _failure_message(exc)
         if getattr(args, "verbose", False):

@@ -20,8 +20,8 @@ from .sync import RunSummary, make_pipeline, run_sync
 EXAMPLE_QUERIES = (
     (
         "open tickets per board",
-        "SELECT board__name AS board, count(*) AS open_tickets FROM connectwise.service_tickets "
-        "WHERE NOT closed_flag GROUP BY 1 ORDER BY 2 DESC",
+        "SELECT board, count(*) AS open_tickets FROM connectwise.bi_tickets "
+        "WHERE NOT closed GROUP BY 1 ORDER BY 2 DESC",
     ),
     (
         "hours logged per member",
@@ -29,10 +29,10 @@ EXAMPLE_QUERIES = (
         "FROM connectwise.time_entries GROUP BY 1 ORDER BY 2 DESC LIMIT 5",
     ),
     (
-        "ticket custom fields, one row per field",
-        "SELECT t.id, cf.caption, cf.type, cf.value FROM connectwise.service_tickets t "
-        "JOIN connectwise.service_tickets__custom_fields cf ON cf.record_id = t.id "
-        "WHERE cf.value IS NOT NULL ORDER BY t.id LIMIT 5",
+        "ticket custom fields, one typed column per caption",
+        "SELECT id, summary, cf_escalation_score, cf_t_m_billing_required "
+        "FROM connectwise.bi_service_tickets_custom_fields "
+        "WHERE cf_escalation_score IS NOT NULL ORDER BY id LIMIT 5",
     ),
     (
         "notes per ticket",

@@ -28,7 +28,7 @@ from sources.connectwise.client import ConnectWiseClient
 from sources.connectwise.conditions import all_of, to_utc_iso, updated_since
 from sources.connectwise.errors import ConnectWiseError
 from sources.connectwise.paginator import forward_only_pages
-from sources.connectwise.settings import BY_TABLE, ENDPOINTS, Endpoint
+from sources.connectwise.settings import BY_TABLE, Endpoint, all_endpoints
 
 BATCH = 500
 
@@ -107,7 +107,7 @@ def verify_counts(
     """
     since = to_utc_iso(start_date) if start_date else None
     present = loaded_tables(pipeline)
-    wanted = [e for e in ENDPOINTS if not e.is_child and e.table in present]
+    wanted = [e for e in all_endpoints() if not e.is_child and e.table in present]
     if tables is not None:
         chosen = set(tables)
         wanted = [e for e in wanted if e.table in chosen]
@@ -156,7 +156,7 @@ def mark_deleted(
     if not ids:
         return 0, 0
     at = at or datetime.now(timezone.utc)
-    children = [e.table for e in ENDPOINTS if e.parent_table == table]
+    children = [e.table for e in all_endpoints() if e.parent_table == table]
     present = loaded_tables(pipeline)
     schema = pipeline.schemas["connectwise"]
     done = kids = 0

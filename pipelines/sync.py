@@ -26,6 +26,7 @@ from sources.connectwise import connectwise_source, table_conditions
 from sources.connectwise.client import ConnectWiseClient, RequestStats
 from sources.connectwise.settings import BY_TABLE, DATASET_NAME
 
+from .endpoints import default_tables, register_from_config
 from .reconcile import (
     CountCheck,
     DeleteSweep,
@@ -34,6 +35,7 @@ from .reconcile import (
     sweep_deletes,
     verify_counts,
 )
+from .views import build_views, drop_views
 
 PIPELINE_NAME = "cwsync"
 DUCKDB_MEMORY_LIMIT = "256MB"
@@ -55,6 +57,9 @@ class RunSummary:
     counts: list[CountCheck] = field(default_factory=list)  # API /count vs warehouse
     deletes: list[DeleteSweep] = field(default_factory=list)
     sync_requests: int = 0  # requests of the sync itself (without count check and sweeps)
+    views: list[str] = field(default_factory=list)  # BI views refreshed after the load
+    views_error: str | None = None  # why the views could not be refreshed
+    tables: list[str] = field(default_factory=list)  # the tables this run synced
 
     @property
     def mismatches(self) -> list[CountCheck]:
@@ -90,6 +95,8 @@ class RunSummary:
                 )
         if self.counts:
             out += count_table(self.counts, only=set(changed) | {c.table for c in self.mismatches})
+        if self.views_error:
+            out.append(f"views: not refreshed: {self.views_error}")
         return out
 
 
@@ -141,9 +148,19 @@ def make_pipeline(
 
 
 def file_format_for(pipeline: dlt.Pipeline) -> str | None:
-    """``parquet`` when the destination loads it (DuckDB does, ~6x faster than inserts)."""
+    """``parquet`` when the destination loads it (DuckDB does, ~6x faster than inserts).
+
+    Postgres takes parquet only through the ADBC driver; without it dlt would fall back to
+    inserts file by file with a warning each, so the destination's default is kept."""
     caps = pipeline.destination.capabilities()
-    return "parquet" if "parquet" in caps.supported_loader_file_formats else None
+    if "parquet" not in caps.supported_loader_file_formats:
+        return None
+    if pipeline.destination.destination_name == "postgres":
+        try:
+            import adbc_driver_postgresql  # noqa: F401
+        except ImportError:
+            return None
+    return "parquet"
 
 
 def recover_interrupted(pipeline: dlt.Pipeline) -> list[str]:
@@ -181,16 +198,23 @@ def run_sync(
     force_deletes: bool = False,
     max_delete_share: float = 0.10,
     record_run: bool = True,
+    views: bool = True,
+    stats: RequestStats | None = None,
     **source_args: Any,
 ) -> RunSummary:
     """Sync the tenant (configured through dlt, or ``client``) into ``pipeline``.
 
     After the load: the delete sweep for the tables that are due (``deletes``: ``auto`` =
     per the schedule, ``now`` = every synced table, ``off``), the count check
-    (``verify``), and one row in ``_cwsync_runs`` (``record_run``).
+    (``verify``), one row in ``_cwsync_runs`` (``record_run``) and the BI views
+    (``views``, see :mod:`pipelines.views`). ``stats`` counts the run's requests (its
+    ``observer`` sees each one: the progress display).
     """
     if deletes not in ("auto", "now", "off"):
         raise ValueError("deletes must be auto, now or off")
+    register_from_config()  # extra_endpoints declared in configuration
+    if tables is None:
+        tables = default_tables()  # every endpoint not in disabled_tables
     started_at = datetime.now(timezone.utc)
     started = time.perf_counter()
     kwargs: dict[str, Any] = dict(source_args)
@@ -199,11 +223,16 @@ def run_sync(
     filters = table_conditions(
         kwargs.get("conditions") or dlt.config.get("sources.connectwise.conditions", dict)
     )
-    stats = client.stats if client is not None else RequestStats()
+    if stats is None:
+        stats = client.stats if client is not None else RequestStats()
+    elif client is not None:
+        client.stats = stats
     before = (stats.requests, stats.retries, stats.records)
     source = connectwise_source(tables=tables, client=client, stats=stats, **kwargs)
     selected = list(source.resources.keys())
     recover_interrupted(pipeline)
+    if full_refresh and views:
+        drop_views(pipeline)  # Postgres will not drop tables that views depend on
     info = pipeline.run(
         source,
         loader_file_format=file_format_for(pipeline),
@@ -221,6 +250,7 @@ def run_sync(
         seconds=time.perf_counter() - started,
         load_info=info,
         unchanged=frozenset(source_state.get("replaced_unchanged") or ()),
+        tables=selected,
     )
     api = client or stats.client
     if api is None:  # pragma: no cover - the source always registers its client
@@ -249,7 +279,18 @@ def run_sync(
     summary.requests = stats.requests - before[0]
     if record_run:
         record(pipeline, summary, started_at, sweeps, baselines)
+    if views:
+        refresh_views(pipeline, summary)
     return summary
+
+
+def refresh_views(pipeline: dlt.Pipeline, summary: RunSummary) -> None:
+    """Rebuild the BI views; a failure is reported in the summary, the load stands."""
+    try:
+        summary.views = build_views(pipeline).views
+    except Exception as exc:  # the data is loaded; say why the views are stale
+        log.warning("views not refreshed: %s", exc, exc_info=log.isEnabledFor(logging.INFO))
+        summary.views_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def deletes_schedule() -> tuple[float, dict[str, float]]:
@@ -335,6 +376,7 @@ def record(
         ).decode(),
         "count_mismatches": len(mismatches),
         "deleted_marked": sum(s.marked for s in sweeps),
+        "tables": orjson.dumps(list(summary.tables)).decode(),  # synced, changed or not
     }
     sweep_rows = [
         {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -103,3 +105,60 @@ def duckdb_rows(pipeline, sql: str) -> list[tuple]:
     path = path if isinstance(path, str) else path.database
     with duckdb.connect(path, read_only=True) as db:
         return db.execute(sql).fetchall()
+
+
+# -- the real PostgreSQL on 127.0.0.1 ------------------------------------------------------
+# trust authentication: the password is ignored, but dlt's credentials want one
+POSTGRES_URL = os.environ.get(
+    "CWSYNC_TEST_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432/test"
+)
+WAREHOUSES = ("duckdb", "postgres")
+
+
+def postgres_pipeline(tmp_path, name: str = "cwtest"):
+    """A dlt pipeline into a dataset (schema) of its own in the test PostgreSQL."""
+    import dlt
+
+    from pipelines.sync import make_pipeline
+
+    return make_pipeline(
+        dlt.destinations.postgres(POSTGRES_URL),
+        dataset_name=f"cwtest_{uuid.uuid4().hex[:10]}",
+        pipeline_name=name,
+        pipelines_dir=str(tmp_path / f"{name}-state"),
+    )
+
+
+def drop_postgres_dataset(dataset: str) -> None:
+    """Drop a test dataset and the staging schema dlt's merges leave beside it."""
+    import psycopg2
+
+    with psycopg2.connect(POSTGRES_URL, connect_timeout=10) as conn, conn.cursor() as cur:
+        for schema in (dataset, f"{dataset}_staging"):
+            cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def warehouse_pipeline(kind: str, tmp_path, name: str = "cwtest"):
+    """A pipeline into a fresh DuckDB file or a fresh Postgres dataset."""
+    if kind == "duckdb":
+        return duckdb_pipeline(tmp_path, name)
+    if kind == "postgres":
+        return postgres_pipeline(tmp_path, name)
+    raise ValueError(kind)
+
+
+def warehouse_rows(pipeline, sql: str, *args) -> list[tuple]:
+    """Run ``sql`` through the destination's own client; ``connectwise.`` in it names the
+    pipeline's dataset."""
+    with pipeline.sql_client() as client:
+        text = sql.replace("connectwise.", f"{client.fully_qualified_dataset_name()}.")
+        return [tuple(r) for r in client.execute_sql(text, *args) or []]
+
+
+@pytest.fixture(params=WAREHOUSES)
+def warehouse(request, tmp_path) -> Iterator:
+    """A fresh pipeline into each warehouse kind (DuckDB, then Postgres); dropped after."""
+    pipeline = warehouse_pipeline(request.param, tmp_path)
+    yield pipeline
+    if request.param == "postgres":
+        drop_postgres_dataset(pipeline.dataset_name)

@@ -17,7 +17,7 @@ import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,11 +101,19 @@ class RequestStats:
     # the load for the count check and the delete sweep)
     client: ConnectWiseClient | None = field(default=None, repr=False)
 
-    def add(self, *, requests: int = 0, retries: int = 0, records: int = 0) -> None:
+    # called as observer(path, requests, retries, records) after every count: the hook of
+    # progress displays (per table); must be quick and thread-safe
+    observer: Callable[[str, int, int, int], None] | None = field(default=None, repr=False)
+
+    def add(
+        self, *, requests: int = 0, retries: int = 0, records: int = 0, path: str | None = None
+    ) -> None:
         with self.lock:
             self.requests += requests
             self.retries += retries
             self.records += records
+        if self.observer is not None and path is not None:
+            self.observer(path, requests, retries, records)
 
 
 @dataclass
@@ -253,7 +261,7 @@ class ConnectWiseClient:
             raise ApiRequestError(
                 f"GET /{path}: expected a JSON list, got {type(records).__name__}"
             )
-        self.stats.add(records=len(records))
+        self.stats.add(records=len(records), path=path)
         return Page(records, response.headers)
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -288,7 +296,7 @@ class ConnectWiseClient:
             reason: str
             retry_after: float | None = None
             try:
-                self.stats.add(requests=1)
+                self.stats.add(requests=1, path=what)
                 with self.budget.slot():
                     response = self.session.request(
                         method, url, params=params, headers=headers, timeout=policy.timeout
@@ -345,7 +353,7 @@ class ConnectWiseClient:
                 exhausted.reason = reason  # type: ignore[attr-defined]
                 raise exhausted
             wait = policy.delay(attempt, retry_after)
-            self.stats.add(retries=1)
+            self.stats.add(retries=1, path=what)
             # a host that never answered yet is being probed: quiet unless -v (it either
             # answers next time or the run ends with one line saying it cannot be reached)
             log.log(

@@ -236,6 +236,30 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 
 BY_TABLE: dict[str, Endpoint] = {e.table: e for e in ENDPOINTS}
 
+# Endpoints declared in configuration (``extra_endpoints``), added by register_endpoints.
+EXTRA: list[Endpoint] = []
+
+
+def register_endpoints(extra: list[Endpoint]) -> None:
+    """Add endpoints to the table at run time (idempotent); a table name already taken by
+    another endpoint, or a per-parent endpoint whose parent is unknown, is a ValueError."""
+    for endpoint in extra:
+        known = BY_TABLE.get(endpoint.table)
+        if known is not None:
+            if known != endpoint:
+                raise ValueError(f"table {endpoint.table} already exists ({known.path})")
+            continue
+        if endpoint.is_child and endpoint.parent_table not in BY_TABLE:
+            raise ValueError(f"the parent of {endpoint.path} ({endpoint.parent_path}) is unknown")
+        BY_TABLE[endpoint.table] = endpoint
+        EXTRA.append(endpoint)
+
+
+def all_endpoints() -> tuple[Endpoint, ...]:
+    """The built-in endpoints and those registered from configuration."""
+    return ENDPOINTS + tuple(EXTRA)
+
+
 # Number fields that hold whole numbers by nature (counts, years, minutes, orders);
 # every other non-identifier number is loaded as a float (see normalize.py).
 INTEGER_FIELDS: frozenset[str] = frozenset(

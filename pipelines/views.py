@@ -1,0 +1,407 @@
+"""The BI layer: SQL views a dashboard can read directly, refreshed after every load.
+
+* ``bi_<table>_custom_fields`` — for every table that has custom fields: the table's own
+  columns and one column per custom field caption (``cf_<caption in snake_case>``), typed by
+  the field's ``type`` (Number → double, Checkbox → boolean, Date → timestamp, others text;
+  a value that does not parse is NULL rather than an error).
+* Friendly views of the core facts, named columns only: ``bi_tickets`` (board, status,
+  company, owner names and the SLA dates and minutes), ``bi_time_entries`` (hours,
+  billable amount), ``bi_agreements``, ``bi_invoices``, ``bi_opportunities``.
+
+Every view shows live rows only (``_cw_deleted_at IS NULL``). The SQL runs unchanged on
+DuckDB (and MotherDuck) and Postgres: double quoted identifiers, ``CAST``, ``CASE``,
+anchored ``~`` regular expressions; other destinations get no views. A column the
+tenant never sent is a typed NULL, so a view's columns do not depend on the data.
+
+Views are dropped and created again in one transaction (not ``CREATE OR REPLACE``:
+Postgres refuses to change a view's columns that way); :func:`drop_views` runs before a full refresh, since Postgres
+will not drop a table a view depends on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import dlt
+
+from sources.connectwise import DELETED_AT
+
+from .reconcile import loaded_tables
+
+log = logging.getLogger("cwsync.views")
+
+PREFIX = "bi_"
+CUSTOM_SUFFIX = "__custom_fields"
+MAX_IDENTIFIER = 60  # Postgres cuts identifiers at 63 bytes
+
+TEXT = "TEXT"
+NUMBER = "DOUBLE PRECISION"
+INTEGER = "BIGINT"
+BOOLEAN = "BOOLEAN"
+TIMESTAMP = "TIMESTAMP WITH TIME ZONE"
+
+NUMERIC = r"^ *-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)? *$"
+DATE_LIKE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a friendly view: ``expr`` names source columns in ``{braces}``."""
+
+    alias: str
+    expr: str
+    type: str
+
+    @property
+    def needs(self) -> list[str]:
+        return re.findall(r"\{(\w+)\}", self.expr)
+
+
+@dataclass(frozen=True)
+class Friendly:
+    name: str
+    table: str
+    columns: tuple[Column, ...]
+
+
+def _c(alias: str, expr: str | None = None, type: str = TEXT) -> Column:
+    return Column(alias, expr or "{" + alias + "}", type)
+
+
+def _hours_between(start: str, end: str) -> str:
+    return f"EXTRACT(EPOCH FROM ({{{end}}} - {{{start}}})) / 3600.0"
+
+
+FRIENDLY: tuple[Friendly, ...] = (
+    Friendly(
+        "bi_tickets",
+        "service_tickets",
+        (
+            _c("ticket_id", "{id}", INTEGER),
+            _c("summary"),
+            _c("board_id", "{board__id}", INTEGER),
+            _c("board", "{board__name}"),
+            _c("status", "{status__name}"),
+            _c("type", "{type__name}"),
+            _c("sub_type", "{sub_type__name}"),
+            _c("item", "{item__name}"),
+            _c("priority", "{priority__name}"),
+            _c("source", "{source__name}"),
+            _c("company_id", "{company__id}", INTEGER),
+            _c("company", "{company__name}"),
+            _c("company_identifier", "{company__identifier}"),
+            _c("contact", "{contact__name}"),
+            _c("owner", "{owner__name}"),
+            _c("owner_identifier", "{owner__identifier}"),
+            _c("team", "{team__name}"),
+            _c("agreement", "{agreement__name}"),
+            _c("sla", "{sla__name}"),
+            _c("closed", "{closed_flag}", BOOLEAN),
+            _c("entered_at", "{_info__date_entered}", TIMESTAMP),
+            _c("updated_at", "{_info__last_updated}", TIMESTAMP),
+            _c("responded_at", "{date_responded}", TIMESTAMP),
+            _c("resplan_at", "{date_resplan}", TIMESTAMP),
+            _c("resolved_at", "{date_resolved}", TIMESTAMP),
+            _c("closed_at", "{closed_date}", TIMESTAMP),
+            _c("is_in_sla", "{is_in_sla}", BOOLEAN),
+            _c("respond_minutes", "{respond_minutes}", INTEGER),
+            _c("resplan_minutes", "{res_plan_minutes}", INTEGER),
+            _c("resolve_minutes", "{resolve_minutes}", INTEGER),
+            _c("hours_to_respond", _hours_between("_info__date_entered", "date_responded"), NUMBER),
+            _c("hours_to_resolve", _hours_between("_info__date_entered", "date_resolved"), NUMBER),
+            _c("actual_hours", "{actual_hours}", NUMBER),
+            _c("budget_hours", "{budget_hours}", NUMBER),
+        ),
+    ),
+    Friendly(
+        "bi_time_entries",
+        "time_entries",
+        (
+            _c("time_entry_id", "{id}", INTEGER),
+            _c("member", "{member__name}"),
+            _c("member_identifier", "{member__identifier}"),
+            _c("company_id", "{company__id}", INTEGER),
+            _c("company", "{company__name}"),
+            _c("charge_to_type"),
+            _c("charge_to_id", "{charge_to_id}", INTEGER),
+            _c("ticket_id", "{ticket__id}", INTEGER),
+            _c("project", "{project__name}"),
+            _c("agreement", "{agreement__name}"),
+            _c("work_type", "{work_type__name}"),
+            _c("work_role", "{work_role__name}"),
+            _c("time_start", "{time_start}", TIMESTAMP),
+            _c("time_end", "{time_end}", TIMESTAMP),
+            _c("date_entered", "{date_entered}", TIMESTAMP),
+            _c("billable_option"),
+            _c("billable", "{billable_option} = 'Billable'", BOOLEAN),
+            _c("hours", "{actual_hours}", NUMBER),
+            _c("hours_billed", "{hours_billed}", NUMBER),
+            _c("invoice_hours", "{invoice_hours}", NUMBER),
+            _c("hourly_rate", "{hourly_rate}", NUMBER),
+            _c(
+                "billable_amount",
+                "CASE WHEN {billable_option} = 'Billable' THEN "
+                "COALESCE({hours_billed}, {actual_hours}, 0) * COALESCE({hourly_rate}, 0) "
+                "ELSE 0 END",
+                NUMBER,
+            ),
+            _c("invoiced_amount", "{extended_invoice_amount}", NUMBER),
+            _c("agreement_amount", "{agreement_amount}", NUMBER),
+            _c("status"),
+            _c("notes"),
+        ),
+    ),
+    Friendly(
+        "bi_agreements",
+        "finance_agreements",
+        (
+            _c("agreement_id", "{id}", INTEGER),
+            _c("name"),
+            _c("type", "{type__name}"),
+            _c("status", "{agreement_status}"),
+            _c("company_id", "{company__id}", INTEGER),
+            _c("company", "{company__name}"),
+            _c("contact", "{contact__name}"),
+            _c("start_date", "{start_date}", TIMESTAMP),
+            _c("end_date", "{end_date}", TIMESTAMP),
+            _c("no_end_date", "{no_ending_date_flag}", BOOLEAN),
+            _c("cancelled", "{cancelled_flag}", BOOLEAN),
+            _c("date_cancelled", "{date_cancelled}", TIMESTAMP),
+            _c("billing_cycle", "{billing_cycle__name}"),
+            _c("bill_amount", "{bill_amount}", NUMBER),
+            _c("application_units"),
+            _c("application_limit", "{application_limit}", NUMBER),
+            _c("next_invoice_date", "{next_invoice_date}", TIMESTAMP),
+            _c("updated_at", "{_info__last_updated}", TIMESTAMP),
+        ),
+    ),
+    Friendly(
+        "bi_invoices",
+        "finance_invoices",
+        (
+            _c("invoice_id", "{id}", INTEGER),
+            _c("invoice_number"),
+            _c("type"),
+            _c("status", "{status__name}"),
+            _c("company_id", "{company__id}", INTEGER),
+            _c("company", "{company__name}"),
+            _c("bill_to_company", "{bill_to_company__name}"),
+            _c("agreement", "{agreement__name}"),
+            _c("invoice_date", "{date}", TIMESTAMP),
+            _c("due_date", "{due_date}", TIMESTAMP),
+            _c("subtotal", "{subtotal}", NUMBER),
+            _c("sales_tax", "{sales_tax}", NUMBER),
+            _c("total", "{total}", NUMBER),
+            _c("payments", "{payments}", NUMBER),
+            _c("credits", "{credits}", NUMBER),
+            _c("balance", "{balance}", NUMBER),
+            _c("service_total", "{service_total}", NUMBER),
+            _c("product_total", "{product_total}", NUMBER),
+            _c("expense_total", "{expense_total}", NUMBER),
+            _c("updated_at", "{_info__last_updated}", TIMESTAMP),
+        ),
+    ),
+    Friendly(
+        "bi_opportunities",
+        "sales_opportunities",
+        (
+            _c("opportunity_id", "{id}", INTEGER),
+            _c("name"),
+            _c("company_id", "{company__id}", INTEGER),
+            _c("company", "{company__name}"),
+            _c("contact", "{contact__name}"),
+            _c("sales_rep", "{primary_sales_rep__name}"),
+            _c("stage", "{stage__name}"),
+            _c("status", "{status__name}"),
+            _c("type", "{type__name}"),
+            _c("probability", "{probability__name}"),
+            _c("rating", "{rating__name}"),
+            _c("campaign", "{campaign__name}"),
+            _c("expected_close_date", "{expected_close_date}", TIMESTAMP),
+            _c("closed_date", "{closed_date}", TIMESTAMP),
+            _c("entered_at", "{_info__date_entered}", TIMESTAMP),
+            _c("updated_at", "{_info__last_updated}", TIMESTAMP),
+        ),
+    ),
+)
+
+
+# -- naming ---------------------------------------------------------------------------------
+def safe_name(caption: str, taken: set[str], prefix: str = "cf_") -> str:
+    """``"T&M Billing Required"`` -> ``cf_t_m_billing_required``: lower snake case, ASCII,
+    at most 60 characters, unique among ``taken`` (``_2``, ``_3``, … when needed)."""
+    base = re.sub(r"[^a-z0-9]+", "_", caption.lower()).strip("_") or "field"
+    base = (prefix + base)[:MAX_IDENTIFIER].rstrip("_")
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        suffix = f"_{n}"
+        name = base[: MAX_IDENTIFIER - len(suffix)] + suffix
+    taken.add(name)
+    return name
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def typed_value(expr: str, cf_type: str | None) -> tuple[str, str]:
+    """SQL casting a custom field's text ``expr`` by its ConnectWise ``type``, and the SQL
+    type; values that do not parse become NULL instead of failing the query."""
+    kind = (cf_type or "").lower()
+    if kind in ("number", "percent", "currency"):
+        sql = f"CASE WHEN {expr} ~ '{NUMERIC}' THEN CAST(TRIM({expr}) AS {NUMBER}) END"
+        return sql, NUMBER
+    if kind == "checkbox":
+        sql = (
+            f"CASE WHEN LOWER({expr}) = 'true' THEN TRUE "
+            f"WHEN LOWER({expr}) = 'false' THEN FALSE END"
+        )
+        return sql, BOOLEAN
+    if kind == "date":
+        sql = f"CASE WHEN {expr} ~ '{DATE_LIKE}' THEN CAST({expr} AS {TIMESTAMP}) END"
+        return sql, TIMESTAMP
+    return expr, TEXT
+
+
+# -- building -------------------------------------------------------------------------------
+@dataclass
+class ViewsBuilt:
+    views: list[str]
+    skipped: list[str]  # friendly views whose table is not loaded
+
+
+def _columns(schema, table: str) -> list[str]:
+    return list(schema.get_table_columns(table).keys())
+
+
+def _friendly_sql(view: Friendly, qualified: str, present: set[str]) -> str:
+    parts = []
+    for column in view.columns:
+        if all(name in present for name in column.needs):
+            expr = column.expr.format(**{n: "t." + _quote(n) for n in column.needs})
+            parts.append(f"CAST({expr} AS {column.type}) AS {_quote(column.alias)}")
+        else:
+            parts.append(f"CAST(NULL AS {column.type}) AS {_quote(column.alias)}")
+    where = f" WHERE t.{_quote(DELETED_AT)} IS NULL" if DELETED_AT in present else ""
+    return "SELECT " + ", ".join(parts) + f" FROM {qualified} AS t{where}"
+
+
+def _custom_sql(sql, schema, table: str) -> str:
+    """The wide view of ``table``: its columns plus one typed column per caption."""
+    nested = table + CUSTOM_SUFFIX
+    q_table = sql.make_qualified_table_name(table)
+    q_nested = sql.make_qualified_table_name(nested)
+    captions = sql.execute_sql(
+        f"SELECT caption, type, count(*) FROM {q_nested} WHERE caption IS NOT NULL "
+        "GROUP BY caption, type"
+    )
+    types: dict[str, dict[str, int]] = {}
+    for caption, cf_type, n in captions or []:
+        types.setdefault(str(caption), {})[str(cf_type or "")] = int(n)
+    base = [c for c in _columns(schema, table) if not c.startswith("_dlt_") and c != DELETED_AT]
+    taken = set(base)
+    pivot, outer = [], []
+    for i, caption in enumerate(sorted(types)):
+        kinds = types[caption]
+        # one type per caption; a caption seen with several types stays text
+        cf_type = next(iter(kinds)) if len(kinds) == 1 else None
+        raw = f"v{i}"
+        pivot.append(f"MAX(CASE WHEN caption = {_literal(caption)} THEN value END) AS {raw}")
+        expr, _ = typed_value(f"cf.{raw}", cf_type)
+        outer.append(f"{expr} AS {_quote(safe_name(caption, taken))}")
+    select = [f"t.{_quote(c)}" for c in base] + outer
+    where = (
+        f" WHERE t.{_quote(DELETED_AT)} IS NULL" if DELETED_AT in _columns(schema, table) else ""
+    )
+    if not pivot:
+        return f"SELECT {', '.join(select)} FROM {q_table} AS t{where}"
+    return (
+        f"SELECT {', '.join(select)} FROM {q_table} AS t LEFT JOIN ("
+        f"SELECT _dlt_root_id, {', '.join(pivot)} FROM {q_nested} GROUP BY _dlt_root_id"
+        f") AS cf ON cf._dlt_root_id = t._dlt_id{where}"
+    )
+
+
+def custom_view_name(table: str) -> str:
+    return f"{PREFIX}{table}_custom_fields"
+
+
+def view_names(pipeline: dlt.Pipeline) -> list[str]:
+    """The views this module keeps in the pipeline's dataset (existing or to be made)."""
+    present = loaded_tables(pipeline)
+    names = [v.name for v in FRIENDLY]
+    names += [
+        custom_view_name(t[: -len(CUSTOM_SUFFIX)])
+        for t in sorted(present)
+        if t.endswith(CUSTOM_SUFFIX) and t[: -len(CUSTOM_SUFFIX)] in present
+    ]
+    return names
+
+
+# where the views' SQL is known to run (tested on DuckDB and Postgres; MotherDuck is DuckDB)
+VIEW_DESTINATIONS = frozenset({"duckdb", "motherduck", "postgres"})
+
+
+def supports_views(pipeline: dlt.Pipeline) -> bool:
+    """DuckDB, MotherDuck and Postgres; other warehouses speak other SQL dialects (regular
+    expressions, quoting, type names) and the filesystem destination has no database."""
+    return pipeline.destination.destination_type.rsplit(".", 1)[-1] in VIEW_DESTINATIONS
+
+
+def drop_views(pipeline: dlt.Pipeline, names: Sequence[str] | None = None) -> None:
+    """Drop the BI views (before dlt drops tables: Postgres refuses while views depend)."""
+    if (
+        not supports_views(pipeline)
+        or not pipeline.schemas
+        or "connectwise" not in (pipeline.schemas)
+    ):
+        return
+    names = list(names) if names is not None else view_names(pipeline)
+    with pipeline.sql_client() as sql:
+        if not sql.has_dataset():
+            return
+        for name in names:
+            sql.execute_sql(f"DROP VIEW IF EXISTS {sql.make_qualified_table_name(name)}")
+
+
+def build_views(pipeline: dlt.Pipeline) -> ViewsBuilt:
+    """Create (or refresh) every BI view whose tables are loaded."""
+    built = ViewsBuilt([], [])
+    if not supports_views(pipeline) or "connectwise" not in (pipeline.schemas or {}):
+        return built
+    schema = pipeline.schemas["connectwise"]
+    present = loaded_tables(pipeline)
+    # one transaction (DDL is transactional on DuckDB and Postgres): a dashboard querying
+    # during the refresh sees the old views or the new ones, never a missing one
+    with pipeline.sql_client() as sql, sql.begin_transaction():
+        for view in FRIENDLY:
+            name = sql.make_qualified_table_name(view.name)
+            sql.execute_sql(f"DROP VIEW IF EXISTS {name}")
+            if view.table not in present:
+                built.skipped.append(view.name)
+                continue
+            columns = set(_columns(schema, view.table))
+            body = _friendly_sql(view, sql.make_qualified_table_name(view.table), columns)
+            sql.execute_sql(f"CREATE VIEW {name} AS {body}")
+            built.views.append(view.name)
+        for table in sorted(present):
+            if not table.endswith(CUSTOM_SUFFIX):
+                continue
+            parent = table[: -len(CUSTOM_SUFFIX)]
+            if parent not in present:
+                continue
+            view_name = custom_view_name(parent)
+            name = sql.make_qualified_table_name(view_name)
+            sql.execute_sql(f"DROP VIEW IF EXISTS {name}")
+            sql.execute_sql(f"CREATE VIEW {name} AS {_custom_sql(sql, schema, parent)}")
+            built.views.append(view_name)
+    log.info("refreshed %d views", len(built.views))
+    return built
