@@ -162,6 +162,7 @@ def connectwise_source(
     tables: Sequence[str] | None = None,
     client: ConnectWiseClient | None = None,
     stats: RequestStats | None = None,
+    advance_cursors: bool = True,
 ) -> Iterable[DltResource]:
     """Every collection of the endpoint table as a dlt resource.
 
@@ -185,6 +186,10 @@ def connectwise_source(
         tables: table names to load (default all); parents of per-parent tables are added.
         client: a ready client (tests); built from the arguments otherwise.
         stats: counters of requests/retries/records to update (the run summary).
+        advance_cursors: False for a targeted read (``conditions`` that pick records,
+            e.g. ``id in (1,2)``, as the callbacks receiver sends): incremental tables
+            are read without the cursor condition and their cursors and boundary state
+            stay as they are, since a filtered read proves nothing about other records.
     """
     if not 1 <= int(page_size) <= PAGE_SIZE_MAX:
         raise ConfigurationError(f"page_size must be between 1 and {PAGE_SIZE_MAX}")
@@ -227,6 +232,7 @@ def connectwise_source(
                 float(cursor_lag_seconds),
                 int(page_size),
                 filters.get(table),
+                advance=advance_cursors,
             )
         else:
             built[table] = _replace_resource(
@@ -256,6 +262,7 @@ def _incremental_resource(
     lag_seconds: float,
     page_size: int,
     user_filter: str | None = None,
+    advance: bool = True,
 ) -> DltResource:
     cursor_arg = dlt.sources.incremental(CURSOR_PATH, initial_value=start, primary_key=())
 
@@ -267,7 +274,8 @@ def _incremental_resource(
         mark = Watermark(previous=cursor, lag_seconds=lag_seconds)
         state = dlt.current.resource_state()
         boundary = Boundary(state.get("boundary"), cursor)
-        conditions = all_of(user_filter, updated_since(cursor, endpoint.cursor) if cursor else None)
+        since = updated_since(cursor, endpoint.cursor) if cursor and advance else None
+        conditions = all_of(user_filter, since)
         params = {"conditions": conditions} if conditions else {}
         for page in pages(
             client,
@@ -291,7 +299,7 @@ def _incremental_resource(
             if rows:
                 yield rows
         next_cursor = mark.next_cursor()
-        if next_cursor is not None:
+        if next_cursor is not None and advance:
             updated.advance(next_cursor)
             state["boundary"] = boundary.state_for(next_cursor)
 
