@@ -20,12 +20,28 @@ import dlt
 import uvicorn
 
 from sources.connectwise import client_from_config
+from sources.connectwise.throttle import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_REQUESTS_PER_SECOND,
+    RequestBudget,
+)
 
 from .callbacks import EventProcessor
 from .journal import Journal
 from .webhook import KeyCache, Receiver, ReceiverSettings, WebhookApp, trusted_origins
 
 log = logging.getLogger("cwsync.webhook")
+
+
+def request_budget() -> RequestBudget:
+    """The configured request budget (``max_in_flight``, ``requests_per_second``), which
+    the micro-batches share like a run does."""
+    in_flight = dlt.config.get("sources.connectwise.max_in_flight", int)
+    rate = dlt.config.get("sources.connectwise.requests_per_second", float)
+    return RequestBudget(
+        int(in_flight or DEFAULT_MAX_IN_FLIGHT),
+        (float(DEFAULT_REQUESTS_PER_SECOND if rate is None else rate) or None),
+    )
 
 
 @dataclass
@@ -44,6 +60,7 @@ class WebhookConfig:
 def serve(config: WebhookConfig, make_pipeline: Callable[[], dlt.Pipeline]) -> int:
     """Run until SIGINT/SIGTERM; returns the exit status."""
     client = client_from_config()
+    client.budget = request_budget()
     site = dlt.config.get("sources.connectwise.site")
     origins = trusted_origins([client.base_url, str(site) if site else ""])
     keys = KeyCache(origins, ttl_seconds=config.key_cache_seconds)

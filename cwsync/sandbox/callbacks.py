@@ -12,13 +12,15 @@ raw body)). The signing key is served at ``key_url`` on the sandbox's own host a
 
 Delivery never blocks the write: the store's listener only queues the event; a
 dispatcher thread matches subscriptions and hands each delivery to a small pool of
-sender threads, which retry failures (connection errors, 5xx, 408, 429) with backoff.
+sender threads; failures (connection errors, 5xx, 408, 429) are retried with backoff from
+a schedule, so a receiver that is down holds up no other delivery.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import hmac
 import queue
 import re
@@ -129,7 +131,7 @@ class CallbackDispatcher:
         codebase: str,
         signing_key: str,
         key_id: str,
-        workers: int = 4,
+        workers: int = 8,
         max_attempts: int = 6,
         backoff_seconds: float = 0.25,
         timeout: float = 10.0,
@@ -152,7 +154,14 @@ class CallbackDispatcher:
         self._thread = threading.Thread(target=self._run, name="cw-callbacks", daemon=True)
         self._stopped = False
         self._local = threading.local()
+        self._retries: list[tuple[float, int, _Job]] = []
+        self._seq = 0
+        self._retry_cv = threading.Condition()
+        self._retry_thread = threading.Thread(
+            target=self._retry_loop, name="cw-callback-retries", daemon=True
+        )
         self._thread.start()
+        self._retry_thread.start()
 
     # -- wiring ----------------------------------------------------------------------
     @property
@@ -185,7 +194,10 @@ class CallbackDispatcher:
     def stop(self) -> None:
         self._stopped = True
         self._queue.put(None)
+        with self._retry_cv:
+            self._retry_cv.notify_all()
         self._thread.join(5)
+        self._retry_thread.join(5)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
@@ -274,50 +286,88 @@ class CallbackDispatcher:
         return session
 
     def _deliver(self, entry: dict, event: WriteEvent) -> None:
+        """First attempt of one delivery (runs on the sender pool)."""
         try:
             body = self.payload(entry, event)
-            message_id = orjson.loads(body)["MessageId"]
             headers = {
                 "Content-Type": "application/json",
                 SIGNATURE_HEADER: sign(body, self.signing_key),
                 "User-Agent": "ConnectWise-Callbacks (cwsync sandbox)",
             }
-            status: int | None = None
-            attempt = 0
-            delivered = False
-            while attempt < self.max_attempts and not self._stopped:
-                attempt += 1
-                try:
-                    response = self._session.post(
-                        entry["url"], data=body, headers=headers, timeout=self.timeout
-                    )
-                    status = response.status_code
-                    response.close()
-                except requests.RequestException:
-                    status = None
-                if status is not None and status < 300:
-                    delivered = True
-                    break
-                if status is not None and status not in RETRYABLE:
-                    break  # refused for good (bad signature, replay, ...): not retried
-                time.sleep(min(self.backoff_seconds * 2 ** (attempt - 1), 5.0))
-            with self._lock:
-                self.deliveries.append(
-                    Delivery(
-                        message_id,
-                        int(entry.get("id") or 0),
-                        entry["url"],
-                        event.action,
-                        (event.resource.callback_type or "").lower(),
-                        event.id,
-                        status,
-                        attempt,
-                        delivered,
-                        time.time(),
-                    )
-                )
-        finally:
+            job = _Job(entry, event, body, headers, orjson.loads(body)["MessageId"])
+        except Exception:
             self._done()
+            raise
+        self._attempt(job)
+
+    def _attempt(self, job: _Job) -> None:
+        """One POST; a retryable failure is scheduled again (no sender thread waits)."""
+        job.attempts += 1
+        try:
+            response = self._session.post(
+                job.entry["url"], data=job.body, headers=job.headers, timeout=self.timeout
+            )
+            job.status = response.status_code
+            response.close()
+        except requests.RequestException:
+            job.status = None
+        delivered = job.status is not None and job.status < 300
+        final = (
+            delivered
+            or (job.status is not None and job.status not in RETRYABLE)  # refused for good
+            or job.attempts >= self.max_attempts
+            or self._stopped
+        )
+        if not final:
+            delay = min(self.backoff_seconds * 2 ** (job.attempts - 1), 5.0)
+            with self._retry_cv:
+                self._seq += 1
+                heapq.heappush(self._retries, (time.monotonic() + delay, self._seq, job))
+                self._retry_cv.notify()
+            return
+        with self._lock:
+            self.deliveries.append(
+                Delivery(
+                    job.message_id,
+                    int(job.entry.get("id") or 0),
+                    job.entry["url"],
+                    job.event.action,
+                    (job.event.resource.callback_type or "").lower(),
+                    job.event.id,
+                    job.status,
+                    job.attempts,
+                    delivered,
+                    time.time(),
+                )
+            )
+        self._done()
+
+    def _retry_loop(self) -> None:
+        while True:
+            with self._retry_cv:
+                while not self._stopped and (
+                    not self._retries or self._retries[0][0] > time.monotonic()
+                ):
+                    wait = self._retries[0][0] - time.monotonic() if self._retries else None
+                    self._retry_cv.wait(wait)
+                if self._stopped:
+                    return
+                _, _, job = heapq.heappop(self._retries)
+            try:
+                self._pool.submit(self._attempt, job)
+            except RuntimeError:  # the pool is shut down
+                return
+
+
+@dataclass
+class _Job:
+    entry: dict
+    event: WriteEvent
+    body: bytes
+    headers: dict[str, str]
+    message_id: str
+    attempts: int = 0
+    status: int | None = None
 
 
 def _level_matches(kind: str, entry: dict, event: WriteEvent) -> bool:
