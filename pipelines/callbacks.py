@@ -259,7 +259,7 @@ class EventProcessor:
         *,
         interval_seconds: float = 2.0,
         max_url_length: int = 2000,
-        max_attempts: int = 10,
+        max_attempts: int = 20,
         replay_window_seconds: float = 72 * 3600.0,
         hard_deletes: bool = False,
         source_args: dict[str, Any] | None = None,
@@ -289,9 +289,12 @@ class EventProcessor:
 
     def _loop(self) -> None:
         last_prune = 0.0
+        failures = 0
         while not self._stop.is_set():
+            wait = self.interval
             try:
                 result = self.run_once()
+                failures = 0
                 if result.events:
                     log.warning(
                         "applied %d events: refreshed %s, deleted %s (%.1fs)",
@@ -300,12 +303,18 @@ class EventProcessor:
                         result.deleted or "-",
                         result.seconds,
                     )
-            except Exception as exc:  # logged, retried next interval
-                log.warning("callback batch failed: %s", " ".join(str(exc).split())[:300])
+            except Exception as exc:  # logged, retried with backoff (API or warehouse down)
+                failures += 1
+                wait = min(self.interval * 2**failures, 300.0)
+                log.warning(
+                    "callback batch failed (retry in %.0fs): %s",
+                    wait,
+                    " ".join(str(exc).split())[:300],
+                )
             if time.monotonic() - last_prune > 3600:
                 last_prune = time.monotonic()
                 self.journal.prune_bodies(self.replay_window)
-            self._stop.wait(self.interval)
+            self._stop.wait(wait)
 
     # -- one batch -------------------------------------------------------------------
     def run_once(self) -> BatchResult:

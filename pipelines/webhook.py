@@ -98,7 +98,13 @@ def trusted_origins(urls: Iterable[str]) -> set[tuple[str, str, int]]:
 
 
 class KeyCache:
-    """Signing keys by ``key_url``, fetched only from trusted origins."""
+    """Signing keys by ``key_url``, fetched only from trusted origins.
+
+    Fetches are rare and serialized; a ``key_url`` that could not be fetched is not asked
+    for again for ``negative_seconds``, and at most ``max_fetches_per_minute`` fetches go
+    out, so forged callbacks naming made-up key URLs on the trusted host cannot turn the
+    receiver into a load on the ConnectWise server.
+    """
 
     def __init__(
         self,
@@ -106,6 +112,8 @@ class KeyCache:
         *,
         ttl_seconds: float = 3600.0,
         refetch_after_seconds: float = 60.0,
+        negative_seconds: float = 60.0,
+        max_fetches_per_minute: int = 30,
         timeout: float = 5.0,
         max_keys: int = 64,
     ) -> None:
@@ -114,13 +122,17 @@ class KeyCache:
         self.origins = origins
         self.ttl = ttl_seconds
         self.refetch_after = refetch_after_seconds
+        self.negative = negative_seconds
+        self.max_fetches = max_fetches_per_minute
         self.timeout = timeout
         self.max_keys = max_keys
         self.fetches = 0
         self._keys: dict[str, tuple[str, float]] = {}
+        self._failed: dict[str, tuple[Refused, float]] = {}
+        self._recent: list[float] = []
         self._lock = threading.Lock()
-        self._url_locks: dict[str, threading.Lock] = {}
         self._session = requests.Session()
+        self._session.trust_env = False  # no proxy or .netrc credentials for key fetches
 
     def trusted(self, key_url: str) -> bool:
         origin = _origin(key_url)
@@ -132,20 +144,30 @@ class KeyCache:
         if not self.trusted(key_url):
             raise Refused(401, "key_url is not on the configured ConnectWise host")
         with self._lock:
-            lock = self._url_locks.setdefault(key_url, threading.Lock())
-        with lock:
             now = time.monotonic()
             cached = self._keys.get(key_url)
             if cached is not None:
                 key, at = cached
                 age = now - at
                 if age < self.ttl and not (fresh and age >= self.refetch_after):
-                    return key
-            key = self._fetch(key_url)
-            with self._lock:
-                if len(self._keys) >= self.max_keys and key_url not in self._keys:
-                    self._keys.pop(next(iter(self._keys)))
-                self._keys[key_url] = (key, time.monotonic())
+                    return key  # (fresh but fetched just now: the signature is simply wrong)
+            failed = self._failed.get(key_url)
+            if failed is not None and now - failed[1] < self.negative:
+                raise failed[0]
+            self._recent = [t for t in self._recent if now - t < 60.0]
+            if len(self._recent) >= self.max_fetches:
+                raise Refused(503, "too many signing key fetches; try again later")
+            self._recent.append(now)
+            try:
+                key = self._fetch(key_url)
+            except Refused as exc:
+                if len(self._failed) >= 1024:
+                    self._failed.clear()
+                self._failed[key_url] = (exc, time.monotonic())
+                raise
+            if len(self._keys) >= self.max_keys and key_url not in self._keys:
+                self._keys.pop(next(iter(self._keys)))
+            self._keys[key_url] = (key, time.monotonic())
             return key
 
     def _fetch(self, key_url: str) -> str:

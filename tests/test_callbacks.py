@@ -28,7 +28,7 @@ import requests
 from cwsync.sandbox import Sandbox
 from cwsync.sandbox.callbacks import sign
 from pipelines import callbacks as cbs
-from pipelines.webhook import KeyCache, signature, trusted_origins
+from pipelines.webhook import KeyCache, Refused, signature, trusted_origins
 from sources.connectwise.client import ConnectWiseClient
 
 from .conftest import Client
@@ -266,6 +266,24 @@ def test_key_urls_are_trusted_only_on_the_configured_host():
     # plain http is trusted only for a loopback site (the sandbox)
     assert trusted_origins(["http://cw.example.com/v4_6_release/apis/3.0"]) == set()
     assert trusted_origins(["http://127.0.0.1:8080/x"]) == {("http", "127.0.0.1", 8080)}
+
+
+def test_key_cache_fetches_rarely(capture):
+    base = f"http://127.0.0.1:{capture.server_address[1]}"
+    keys = KeyCache(trusted_origins([base]), max_fetches_per_minute=3)
+    assert keys.get(f"{base}/key/1") == "attacker-key"
+    assert keys.get(f"{base}/key/1") == "attacker-key"
+    assert keys.get(f"{base}/key/1", fresh=True) == "attacker-key"  # fetched just now
+    assert len(capture.hits) == 1
+    keys.get(f"{base}/key/2")
+    keys.get(f"{base}/key/3")
+    with pytest.raises(Refused) as refused:  # a flood of made-up key URLs is capped
+        keys.get(f"{base}/key/4")
+    assert refused.value.status == 503 and len(capture.hits) == 3
+    rotating = KeyCache(trusted_origins([base]), refetch_after_seconds=0)
+    rotating.get(f"{base}/key/1")
+    rotating.get(f"{base}/key/1", fresh=True)  # a mismatch may mean a rotated key
+    assert len(capture.hits) == 5
 
 
 # -- the sandbox's side ----------------------------------------------------------------------
@@ -584,3 +602,30 @@ def test_receiver_killed_mid_stream_loses_no_accepted_event(sb, workdir, receive
         first.stop()
         if second is not None:
             second.stop()
+
+
+def test_webhook_and_callbacks_fail_in_one_line(sb, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "CALLBACKS__"))}
+    cmd = [sys.executable, "-m", "cwsync"]
+    no_keys = subprocess.run(
+        [*cmd, "webhook", "--port", "0"], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert no_keys.returncode == 2 and "missing company_id" in no_keys.stderr
+    no_url = subprocess.run(
+        [*cmd, "callbacks", "list"], env=_env(sb), capture_output=True, text=True, cwd=tmp_path
+    )
+    assert no_url.returncode == 2 and "--url" in no_url.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = subprocess.run(
+            [*cmd, "webhook", "--port", str(busy.getsockname()[1])],
+            env=_env(sb),
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+    assert taken.returncode == 2 and "cannot listen" in taken.stderr
+    for run in (no_keys, no_url, taken):
+        assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
+        assert sb.info["private_key"] not in run.stderr + run.stdout
