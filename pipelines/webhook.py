@@ -131,6 +131,7 @@ class KeyCache:
         self._failed: dict[str, tuple[Refused, float]] = {}
         self._recent: list[float] = []
         self._lock = threading.Lock()
+        self._fetch_lock = threading.Lock()
         self._session = requests.Session()
         self._session.trust_env = False  # no proxy or .netrc credentials for key fetches
 
@@ -140,35 +141,51 @@ class KeyCache:
 
     def get(self, key_url: str, *, fresh: bool = False) -> str:
         """The signing key at ``key_url`` (cached); ``fresh`` refetches a key older than
-        ``refetch_after_seconds`` (a rotated key). Raises :class:`Refused`."""
+        ``refetch_after_seconds`` (a rotated key). Raises :class:`Refused`.
+
+        Cache hits never wait for a fetch in progress; fetches go one at a time."""
         if not self.trusted(key_url):
             raise Refused(401, "key_url is not on the configured ConnectWise host")
-        with self._lock:
-            now = time.monotonic()
-            cached = self._keys.get(key_url)
-            if cached is not None:
-                key, at = cached
-                age = now - at
-                if age < self.ttl and not (fresh and age >= self.refetch_after):
-                    return key  # (fresh but fetched just now: the signature is simply wrong)
-            failed = self._failed.get(key_url)
-            if failed is not None and now - failed[1] < self.negative:
-                raise failed[0]
-            self._recent = [t for t in self._recent if now - t < 60.0]
-            if len(self._recent) >= self.max_fetches:
-                raise Refused(503, "too many signing key fetches; try again later")
-            self._recent.append(now)
+        key = self._cached(key_url, fresh)
+        if key is not None:
+            return key
+        with self._fetch_lock:
+            key = self._cached(key_url, fresh)  # another request may have just fetched it
+            if key is not None:
+                return key
+            with self._lock:
+                now = time.monotonic()
+                failed = self._failed.get(key_url)
+                if failed is not None and now - failed[1] < self.negative:
+                    raise failed[0]
+                self._recent = [t for t in self._recent if now - t < 60.0]
+                if len(self._recent) >= self.max_fetches:
+                    raise Refused(503, "too many signing key fetches; try again later")
+                self._recent.append(now)
             try:
                 key = self._fetch(key_url)
             except Refused as exc:
-                if len(self._failed) >= 1024:
-                    self._failed.clear()
-                self._failed[key_url] = (exc, time.monotonic())
+                with self._lock:
+                    if len(self._failed) >= 1024:
+                        self._failed.clear()
+                    self._failed[key_url] = (exc, time.monotonic())
                 raise
-            if len(self._keys) >= self.max_keys and key_url not in self._keys:
-                self._keys.pop(next(iter(self._keys)))
-            self._keys[key_url] = (key, time.monotonic())
+            with self._lock:
+                if len(self._keys) >= self.max_keys and key_url not in self._keys:
+                    self._keys.pop(next(iter(self._keys)))
+                self._keys[key_url] = (key, time.monotonic())
             return key
+
+    def _cached(self, key_url: str, fresh: bool) -> str | None:
+        with self._lock:
+            cached = self._keys.get(key_url)
+        if cached is None:
+            return None
+        key, at = cached
+        age = time.monotonic() - at
+        if age < self.ttl and not (fresh and age >= self.refetch_after):
+            return key  # (fresh but fetched just now: the signature is simply wrong)
+        return None
 
     def _fetch(self, key_url: str) -> str:
         self.fetches += 1
