@@ -263,6 +263,7 @@ class EventProcessor:
         replay_window_seconds: float = 72 * 3600.0,
         hard_deletes: bool = False,
         source_args: dict[str, Any] | None = None,
+        tables: Sequence[str] | None = None,
     ) -> None:
         self.journal = journal
         self.client = client
@@ -273,6 +274,7 @@ class EventProcessor:
         self.replay_window = replay_window_seconds
         self.hard_deletes = hard_deletes
         self.source_args = dict(source_args or {})
+        self.tables = set(tables) if tables else None  # None: every synced table
         self.batches = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -326,11 +328,15 @@ class EventProcessor:
         pipeline = self.make_pipeline()
         with pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
             pipeline = self.make_pipeline()  # re-read state another process may have moved
-            try:
-                pipeline.sync_destination()
-            except Exception:  # nothing loaded yet, or the destination is unreachable
-                pass
             present = loaded_tables(pipeline)
+            if not present:  # a state kept elsewhere (another machine ran the backfill)
+                try:
+                    pipeline.sync_destination()
+                except Exception:  # nothing loaded yet, or the destination is unreachable
+                    pass
+                present = loaded_tables(pipeline)
+            if self.tables is not None:
+                present &= self.tables
             routed: dict[str, dict[str, set[int]]] = {"deleted": {}, "changed": {}}
             skipped: list[int] = []
             used: list[int] = []

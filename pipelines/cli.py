@@ -516,6 +516,7 @@ def cmd_callbacks(args: argparse.Namespace) -> int:
 
 def cmd_webhook(args: argparse.Namespace) -> int:
     from pipelines.serve import WebhookConfig, serve
+    from sources.connectwise import resolve_tables
 
     _setup_logging(args.verbose)
     config = WebhookConfig(
@@ -528,6 +529,7 @@ def cmd_webhook(args: argparse.Namespace) -> int:
         replay_window_hours=float(_callback_setting("replay_window_hours", None, 72)),
         key_cache_seconds=float(_callback_setting("key_cache_seconds", None, 3600)),
         hard_deletes=args.hard_deletes,
+        tables=resolve_tables(args.resources) if args.resources else None,
     )
     if config.max_body_bytes < 1024:
         raise UsageError("callbacks.max_body_bytes must be at least 1024")

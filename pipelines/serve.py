@@ -55,6 +55,7 @@ class WebhookConfig:
     replay_window_hours: float = 72.0
     key_cache_seconds: float = 3600.0
     hard_deletes: bool = False
+    tables: list[str] | None = None  # only these tables (None: every synced one)
 
 
 def serve(config: WebhookConfig, make_pipeline: Callable[[], dlt.Pipeline]) -> int:
@@ -79,6 +80,7 @@ def serve(config: WebhookConfig, make_pipeline: Callable[[], dlt.Pipeline]) -> i
         max_url_length=config.max_url_length,
         replay_window_seconds=window,
         hard_deletes=config.hard_deletes,
+        tables=config.tables,
     )
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -536,6 +536,35 @@ def test_micro_batches_respect_the_url_length_limit(sb, workdir, tmp_path):
     assert got == {rid: f"bulk {rid}" for rid in ids}
 
 
+def test_processor_touches_only_the_chosen_tables(sb, workdir, tmp_path):
+    from pipelines.journal import Event, Journal
+    from pipelines.sync import make_pipeline
+
+    journal = Journal(tmp_path / "chosen.sqlite")
+    try:
+        rid = sb.ids("service/tickets")[-1]
+        for kind in ("ticket", "spaceship"):
+            assert journal.append(Event(str(uuid.uuid4()), kind, "deleted", rid, None, b"")).result(
+                10
+            )
+        processor = cbs.EventProcessor(
+            journal,
+            _client(sb),
+            lambda: make_pipeline(
+                "duckdb",
+                duckdb_path=str(workdir / "wh.duckdb"),
+                pipeline_name="cwsync",
+                pipelines_dir=str(workdir / "state"),
+            ),
+            tables=["company_companies"],
+        )
+        result = processor.run_once()
+        assert result.skipped == 2 and result.deleted == {}
+        assert journal.counts() == {"skipped": 2}
+    finally:
+        journal.close()
+
+
 def test_receiver_killed_mid_stream_loses_no_accepted_event(sb, workdir, receiver, tmp_path):
     port = _free_port()
     journal = tmp_path / "kill.sqlite"
