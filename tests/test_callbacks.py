@@ -368,6 +368,11 @@ def test_register_is_idempotent(sb, tmp_path):
     assert again.stdout.count("already registered") == 2
     entries = cbs.list_callbacks(_client(sb), url)
     assert sorted(e["type"] for e in entries) == ["Company", "Ticket"]
+    ticket = next(e for e in entries if e["type"] == "Ticket")
+    sb.update("system/callbacks", ticket["id"], {"inactiveFlag": True})
+    again = cbs.register(_client(sb), url, ["Ticket"])  # switched back on, not duplicated
+    assert again.created == [] and again.kept[0]["inactiveFlag"] is False
+    assert len(cbs.list_callbacks(_client(sb), url)) == 2
     listed = subprocess.run(
         [*cmd, "list", "--url", url], env=env, capture_output=True, text=True, cwd=tmp_path
     )
