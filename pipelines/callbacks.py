@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -245,6 +244,7 @@ class BatchResult:
     refreshed: dict[str, int] = field(default_factory=dict)  # table -> ids re-read
     deleted: dict[str, int] = field(default_factory=dict)  # table -> rows marked
     skipped: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # table -> error (retried later)
     seconds: float = 0.0
 
 
@@ -297,8 +297,10 @@ class EventProcessor:
             try:
                 result = self.run_once()
                 failures = 0
+                for table, error in result.failed.items():
+                    log.warning("callbacks for %s will be retried: %s", table, error)
                 if result.events:
-                    log.warning(
+                    log.info(
                         "applied %d events: refreshed %s, deleted %s (%.1fs)",
                         result.events,
                         result.refreshed or "-",
@@ -339,30 +341,35 @@ class EventProcessor:
                 present &= self.tables
             routed: dict[str, dict[str, set[int]]] = {"deleted": {}, "changed": {}}
             skipped: list[int] = []
-            used: list[int] = []
+            touches: dict[int, list[str]] = {}  # event seq -> the tables it touches
             for event in events:
                 tables = [t for t in TYPE_TABLES.get(event.type, ()) if t in present]
                 if not tables:
                     skipped.append(event.seq)
                     continue
-                used.append(event.seq)
+                touches[event.seq] = tables
                 kind = "deleted" if event.action == "deleted" else "changed"
                 for table in tables:
                     routed[kind].setdefault(table, set()).add(event.record_id)
-            try:
-                if routed["deleted"]:
-                    result.deleted = self._apply_deletes(pipeline, routed["deleted"])
-                if routed["changed"]:
-                    result.refreshed = self._refresh(pipeline, routed["changed"], present)
-            except Exception as exc:
-                self.journal.retry_later(used, " ".join(str(exc).split())[:500], self.max_attempts)
-                self.journal.finish(skipped, "skipped", "table not synced")
-                raise
-        self.journal.finish(used, "done")
-        self.journal.finish(skipped, "skipped", "table not synced")
+            self.journal.finish(skipped, "skipped", "table not synced")
+            failed: dict[str, str] = {}  # table -> error
+            if routed["deleted"]:
+                result.deleted = self._apply_deletes(pipeline, routed["deleted"], failed)
+            if routed["changed"]:
+                result.refreshed = self._refresh(pipeline, routed["changed"], present, failed)
+        done = [seq for seq, tables in touches.items() if not failed.keys() & set(tables)]
+        self.journal.finish(done, "done")
+        for table, error in failed.items():
+            seqs = [seq for seq, tables in touches.items() if table in tables]
+            self.journal.retry_later(seqs, f"{table}: {error}", self.max_attempts)
         result.skipped = len(skipped)
+        result.failed = dict(failed)
         result.seconds = time.perf_counter() - started
         self.batches += 1
+        if failed and not done:
+            raise ApiRequestError(
+                "; ".join(f"{t}: {e}" for t, e in sorted(failed.items()))[:500]
+            )  # nothing went through: the loop backs off
         return result
 
     def _user_filters(self) -> dict[str, str]:
@@ -388,16 +395,44 @@ class EventProcessor:
                 live.update(r["id"] for r in page.records if isinstance(r.get("id"), int))
         return live
 
-    def _apply_deletes(self, pipeline: dlt.Pipeline, by_table: dict[str, set[int]]) -> dict:
+    def _apply_deletes(
+        self, pipeline: dlt.Pipeline, by_table: dict[str, set[int]], failed: dict[str, str]
+    ) -> dict[str, int]:
         marked: dict[str, int] = {}
         for table, ids in sorted(by_table.items()):
-            gone = sorted(ids - self._live_ids(table, ids))
-            if gone:
-                rows, kids = mark_deleted(pipeline, table, gone, hard=self.hard_deletes)
-                marked[table] = rows + kids
+            try:
+                gone = sorted(ids - self._live_ids(table, ids))
+                if gone:
+                    rows, kids = mark_deleted(pipeline, table, gone, hard=self.hard_deletes)
+                    marked[table] = rows + kids
+            except Exception as exc:  # this table's events retry; the others go on
+                failed[table] = _one_line(exc)
         return marked
 
     def _refresh(
+        self,
+        pipeline: dlt.Pipeline,
+        by_table: dict[str, set[int]],
+        present: set[str],
+        failed: dict[str, str],
+    ) -> dict[str, int]:
+        """Re-read the ids of every table in one run per round; when such a run fails,
+        each table is tried alone, so one failing table holds up no other."""
+        try:
+            return self._refresh_together(pipeline, by_table, present)
+        except Exception as exc:
+            if len(by_table) == 1:
+                failed.update({t: _one_line(exc) for t in by_table})
+                return {}
+        refreshed: dict[str, int] = {}
+        for table, ids in sorted(by_table.items()):
+            try:
+                refreshed.update(self._refresh_together(pipeline, {table: ids}, present))
+            except Exception as exc:
+                failed[table] = _one_line(exc)
+        return refreshed
+
+    def _refresh_together(
         self, pipeline: dlt.Pipeline, by_table: dict[str, set[int]], present: set[str]
     ) -> dict[str, int]:
         from .sync import run_sync
@@ -441,5 +476,5 @@ class EventProcessor:
         return refreshed
 
 
-def default_journal_path() -> str:
-    return os.path.abspath("cwsync_callbacks.sqlite")
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__

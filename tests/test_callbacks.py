@@ -570,6 +570,54 @@ def test_processor_touches_only_the_chosen_tables(sb, workdir, tmp_path):
         journal.close()
 
 
+def test_a_failing_table_holds_up_no_other(sb, workdir, tmp_path):
+    from pipelines.journal import Event, Journal
+    from pipelines.sync import make_pipeline
+    from sources.connectwise.retry import RetryPolicy
+
+    info = sb.info
+    client = ConnectWiseClient(
+        company_id=info["company_id"],
+        public_key=info["public_key"],
+        private_key=info["private_key"],
+        client_id=info["client_id"],
+        base_url=info["base_url"],
+        retry=RetryPolicy(max_attempts=2, base_delay=0.01),
+    )
+    journal = Journal(tmp_path / "isolated.sqlite")
+    try:
+        ticket = Event(str(uuid.uuid4()), "ticket", "updated", sb.ids("service/tickets")[2], 1, b"")
+        company = Event(
+            str(uuid.uuid4()), "company", "updated", sb.ids("company/companies")[2], 2, b""
+        )
+        assert journal.append(ticket).result(10) and journal.append(company).result(10)
+        processor = cbs.EventProcessor(
+            journal,
+            client,
+            lambda: make_pipeline(
+                "duckdb",
+                duckdb_path=str(workdir / "wh.duckdb"),
+                pipeline_name="cwsync",
+                pipelines_dir=str(workdir / "state"),
+            ),
+        )
+        sb.faults.inject("500", 50, path_contains="company/companies")
+        try:
+            result = processor.run_once()
+        finally:
+            sb.faults.clear()
+        assert set(result.failed) == {"company_companies"}
+        assert result.refreshed == {"service_tickets": 1}
+        with sqlite3.connect(journal.path) as db:
+            states = dict(db.execute("SELECT message_id, state || '/' || attempts FROM events"))
+        assert states == {ticket.message_id: "done/0", company.message_id: "pending/1"}
+        again = processor.run_once()
+        assert again.failed == {} and again.refreshed == {"company_companies": 1}
+        assert journal.counts() == {"done": 2}
+    finally:
+        journal.close()
+
+
 def test_receiver_killed_mid_stream_loses_no_accepted_event(sb, workdir, receiver, tmp_path):
     port = _free_port()
     journal = tmp_path / "kill.sqlite"
