@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 import time
@@ -194,6 +193,11 @@ def check_url(url: str) -> None:
 def pipeline_lock(pipelines_dir: str, pipeline_name: str) -> Iterator[None]:
     """An exclusive lock on a pipeline's working state, held while a process runs it
     (``cwsync run`` and the micro-batches of ``cwsync webhook`` take turns)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not a POSIX system: no lock
+        yield
+        return
     folder = Path(pipelines_dir)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f".{pipeline_name}.lock", "a+") as handle:
