@@ -156,8 +156,12 @@ class KeyCache:
             with self._lock:
                 now = time.monotonic()
                 failed = self._failed.get(key_url)
-                if failed is not None and now - failed[1] < self.negative:
-                    raise failed[0]
+                if failed is not None:
+                    # a key that is not there is not asked for again for a while; a
+                    # server error or timeout only for a few seconds
+                    hold = self.negative if failed[0].status == 401 else min(5.0, self.negative)
+                    if now - failed[1] < hold:
+                        raise failed[0]
                 self._recent = [t for t in self._recent if now - t < 60.0]
                 if len(self._recent) >= self.max_fetches:
                     raise Refused(503, "too many signing key fetches; try again later")
