@@ -466,6 +466,7 @@ class EventProcessor:
             tables += [
                 e.table for e in ENDPOINTS if e.parent_table in conditions and e.table in present
             ]
+            _flush_pending(pipeline)
             run_sync(
                 pipeline,
                 tables=tables,
@@ -477,7 +478,21 @@ class EventProcessor:
                 advance_cursors=False,
                 **args,
             )
+            trace = pipeline.last_trace
+            if trace is None or not any(step.step == "extract" for step in trace.steps):
+                raise ApiRequestError("the micro-batch was not extracted (a load was pending)")
         return refreshed
+
+
+def _flush_pending(pipeline: dlt.Pipeline) -> None:
+    """Load what an earlier, failed load left behind: with a package pending, dlt's
+    ``run`` loads only that package and does not extract the data it was given."""
+    if pipeline.has_pending_data:
+        from .sync import recover_interrupted
+
+        recover_interrupted(pipeline)
+        pipeline.normalize()
+        pipeline.load()
 
 
 def _one_line(exc: BaseException) -> str:

@@ -618,6 +618,56 @@ def test_a_failing_table_holds_up_no_other(sb, workdir, tmp_path):
         journal.close()
 
 
+def test_a_load_left_pending_is_flushed_before_the_next_batch(sb, workdir, receiver, tmp_path):
+    """With a load package pending (a load that failed: the warehouse was locked, the
+    process was killed), dlt's run loads only that package and extracts nothing: the next
+    micro-batch must load it first and still apply its own events."""
+    from pipelines.journal import Event, Journal
+    from pipelines.sync import make_pipeline
+    from sources.connectwise import connectwise_source
+
+    from .conftest import source_args
+
+    rid = sb.ids("company/companies")[3]
+    client = _client(sb)
+    cbs.remove(client, receiver.url)  # only this test's processor applies these changes
+    journal = Journal(tmp_path / "pending.sqlite")
+    try:
+
+        def pipeline():
+            return make_pipeline(
+                "duckdb",
+                duckdb_path=str(workdir / "wh.duckdb"),
+                pipeline_name="cwsync",
+                pipelines_dir=str(workdir / "state"),
+            )
+
+        with cbs.pipeline_lock(str(workdir / "state"), "cwsync"):
+            sb.update("company/companies", rid, {"name": "Left Pending"})
+            stuck = pipeline()
+            stuck.extract(
+                connectwise_source(
+                    tables=["company_companies"],
+                    conditions={"company_companies": f"id in ({rid})"},
+                    advance_cursors=False,
+                    **source_args(sb),
+                )
+            )
+            stuck.normalize()  # ... and the load never happened
+            assert stuck.has_pending_data
+        sb.update("company/companies", rid, {"name": "Applied After"})
+        event = Event(str(uuid.uuid4()), "company", "updated", rid, None, b"")
+        assert journal.append(event).result(10)
+        result = cbs.EventProcessor(journal, client, pipeline).run_once()
+        assert result.failed == {} and journal.counts() == {"done": 1}
+        assert not pipeline().has_pending_data
+    finally:
+        journal.close()
+        cbs.register(client, receiver.url, ["Ticket", "Company"])
+    name = _rows(workdir, "SELECT name FROM connectwise.company_companies WHERE id = ?", [rid])
+    assert name == [("Applied After",)]
+
+
 def test_receiver_killed_mid_stream_loses_no_accepted_event(sb, workdir, receiver, tmp_path):
     port = _free_port()
     journal = tmp_path / "kill.sqlite"
