@@ -288,6 +288,66 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--changes", type=int, default=25, help="tickets to change (default 25)")
     demo.add_argument("-v", "--verbose", action="store_true", help="log every retry and step")
     demo.set_defaults(func=cmd_demo)
+
+    cb = sub.add_parser(
+        "callbacks",
+        help="register, list or remove the tenant's callbacks (system/callbacks)",
+        description=(
+            "Manage the ConnectWise callbacks that point at your receiver's public URL "
+            "(callbacks.url in .dlt/config.toml or --url). register is idempotent."
+        ),
+    )
+    cb_sub = cb.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    cb_sub.required = True
+    for name, text in (
+        ("register", "subscribe the URL to record types (idempotent)"),
+        ("list", "show the callbacks (of the URL, or all with --all)"),
+        ("remove", "delete the callbacks of the URL (of --types only, when given)"),
+    ):
+        p = cb_sub.add_parser(name, help=text, description=text)
+        p.add_argument("--url", default=None, help="the receiver's public https URL")
+        if name != "list":
+            p.add_argument(
+                "--types",
+                default=None,
+                help="comma list of Ticket,Company,Contact,Project,Opportunity,Activity,"
+                "Invoice,Configuration (default: callbacks.types, or all)",
+            )
+        else:
+            p.add_argument("--all", action="store_true", help="every callback of the tenant")
+        if name == "register":
+            p.add_argument("--level", default=None, help="subscription level (default Owner)")
+            p.add_argument(
+                "--object-id", type=int, default=None, help="id the level refers to (Owner: 1)"
+            )
+            p.add_argument("--description", default="cwsync", help="label (default cwsync)")
+        p.add_argument("-v", "--verbose", action="store_true", help="log every step")
+        p.set_defaults(func=cmd_callbacks)
+
+    wh = sub.add_parser(
+        "webhook",
+        help="receive ConnectWise callbacks and apply them to the warehouse",
+        description=(
+            "Serve the callbacks receiver: verify each callback's signature, journal it "
+            "(fsynced) before answering 200, and every few seconds mark deletes and re-read "
+            "changed records into the warehouse. The first line on stdout is one JSON object "
+            "with the address it listens on."
+        ),
+    )
+    wh.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    wh.add_argument("--port", type=int, default=None, help="port (default 8787; 0 = a free one)")
+    wh.add_argument(
+        "--journal", default=None, help="journal file (default cwsync_callbacks.sqlite)"
+    )
+    wh.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        help="seconds between micro-batches (default 2)",
+    )
+    wh.add_argument("--hard-deletes", action="store_true", help="delete rows of deleted records")
+    _sync_options(wh, sync=False)
+    wh.set_defaults(func=cmd_webhook)
     return parser
 
 
@@ -452,51 +512,59 @@ def cmd_run(args: argparse.Namespace) -> int:
     stats = RequestStats()
     totals_started = threading.Event()
     try:
+        from pipelines.callbacks import pipeline_lock
+
         pipeline = _pipeline(args)
-        before: dict = {}
-        cursors: dict = {}
-        if not args.full_refresh:
-            pipeline.sync_destination()
-            before = live_counts(pipeline, selected)
-            cursors = {t: cursor_of(pipeline, t) for t in selected}
-        bound = start or dlt.config.get("sources.connectwise.start_date", str)
-        cursors = {t: cursors.get(t) or (to_utc_iso(bound) if bound else None) for t in selected}
+        lock = pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name)
+        with lock:
+            before: dict = {}
+            cursors: dict = {}
+            if not args.full_refresh:
+                pipeline.sync_destination()
+                before = live_counts(pipeline, selected)
+                cursors = {t: cursor_of(pipeline, t) for t in selected}
+            bound = start or dlt.config.get("sources.connectwise.start_date", str)
+            cursors = {
+                t: cursors.get(t) or (to_utc_iso(bound) if bound else None) for t in selected
+            }
 
-        def observe(path: str, requests: int, retries: int, records: int) -> None:
-            tracker.observe(path, requests, retries, records)
-            # totals once the API answered a page: the run's own client and request budget
-            if (
-                records
-                and not args.quiet
-                and not totals_started.is_set()
-                and stats.client is not None
-            ):
-                totals_started.set()
-                threading.Thread(
-                    target=fetch_totals,
-                    args=(tracker, stats.client, selected, cursors, filters),
-                    name="cw-totals",
-                    daemon=True,
-                ).start()
+            def observe(path: str, requests: int, retries: int, records: int) -> None:
+                tracker.observe(path, requests, retries, records)
+                # totals once the API answered a page: the run's own client and request budget
+                if (
+                    records
+                    and not args.quiet
+                    and not totals_started.is_set()
+                    and stats.client is not None
+                ):
+                    totals_started.set()
+                    threading.Thread(
+                        target=fetch_totals,
+                        args=(tracker, stats.client, selected, cursors, filters),
+                        name="cw-totals",
+                        daemon=True,
+                    ).start()
 
-        mode = "quiet" if args.quiet else "auto"
-        stats.observer = observe  # per-table requests, retries and seconds for the summary
-        with Display(tracker, mode, every=max(0.1, args.progress_every)):
-            summary = run_sync(
-                pipeline,
-                tables=args.resources,
-                start_date=args.start_date,
-                full_refresh=args.full_refresh,
-                verify=not args.no_verify,
-                deletes="now" if args.reconcile_deletes else ("off" if args.no_deletes else "auto"),
-                hard_deletes=args.hard_deletes,
-                force_deletes=args.force_deletes,
-                max_delete_share=args.max_delete_share,
-                views=not args.no_views,
-                stats=stats,
-                **source_args,
-            )
-        after = live_counts(pipeline, summary.tables)
+            mode = "quiet" if args.quiet else "auto"
+            stats.observer = observe  # per-table requests, retries and seconds for the summary
+            with Display(tracker, mode, every=max(0.1, args.progress_every)):
+                summary = run_sync(
+                    pipeline,
+                    tables=args.resources,
+                    start_date=args.start_date,
+                    full_refresh=args.full_refresh,
+                    verify=not args.no_verify,
+                    deletes="now"
+                    if args.reconcile_deletes
+                    else ("off" if args.no_deletes else "auto"),
+                    hard_deletes=args.hard_deletes,
+                    force_deletes=args.force_deletes,
+                    max_delete_share=args.max_delete_share,
+                    views=not args.no_views,
+                    stats=stats,
+                    **source_args,
+                )
+            after = live_counts(pipeline, summary.tables)
     finally:
         tracker.closed = True
         if sandbox is not None:
@@ -637,6 +705,85 @@ def cmd_report(args: argparse.Namespace) -> int:
     target.write_text(page, encoding="utf-8")
     print(f"wrote {target} ({len(runs)} runs, {len(page) // 1024} KB)")
     return 0
+
+
+def _callback_setting(key: str, given, default):
+    import dlt
+
+    if given is not None:
+        return given
+    value = dlt.config.get(f"callbacks.{key}")
+    return default if value is None else value
+
+
+def cmd_callbacks(args: argparse.Namespace) -> int:
+    from pipelines import callbacks as cbs
+    from sources.connectwise import client_from_config
+
+    _setup_logging(args.verbose)
+    url = _callback_setting("url", args.url, None)
+    if not url and not getattr(args, "all", False):
+        raise UsageError("no callback URL: pass --url or set callbacks.url in .dlt/config.toml")
+    types_value = _callback_setting("types", getattr(args, "types", None), None)
+    if isinstance(types_value, str):
+        types = [t for t in types_value.split(",") if t.strip()]
+    else:
+        types = list(types_value or [])
+    client = client_from_config()
+    if args.action == "list":
+        entries = cbs.list_callbacks(client, None if args.all else url)
+        for e in entries:
+            state = "inactive" if e.get("inactiveFlag") else "active"
+            print(
+                f"{e.get('id')}\t{e.get('type')}\t{e.get('level')}\t{e.get('objectId')}"
+                f"\t{state}\t{e.get('url')}"
+            )
+        print(f"{len(entries)} callbacks", file=sys.stderr)
+        return 0
+    if args.action == "register":
+        result = cbs.register(
+            client,
+            url,
+            types or list(cbs.TYPES),
+            level=_callback_setting("level", args.level, "Owner"),
+            object_id=int(_callback_setting("object_id", args.object_id, 1)),
+            description=args.description,
+        )
+        for e in result.created:
+            print(f"registered {e.get('type')} ({e.get('level')}) -> {url} [id {e.get('id')}]")
+        for e in result.kept:
+            print(f"already registered {e.get('type')} ({e.get('level')}) [id {e.get('id')}]")
+        return 0
+    removed = cbs.remove(client, url, types or None)
+    for e in removed:
+        print(f"removed {e.get('type')} ({e.get('level')}) [id {e.get('id')}]")
+    if not removed:
+        print(f"no callbacks point at {url}")
+    return 0
+
+
+def cmd_webhook(args: argparse.Namespace) -> int:
+    from pipelines.serve import WebhookConfig, serve
+    from sources.connectwise import resolve_tables
+
+    _setup_logging(args.verbose)
+    config = WebhookConfig(
+        host=str(_callback_setting("host", args.host, "127.0.0.1")),
+        port=int(_callback_setting("port", args.port, 8787)),
+        journal=str(_callback_setting("journal", args.journal, "cwsync_callbacks.sqlite")),
+        interval_seconds=float(_callback_setting("interval_seconds", args.interval, 2.0)),
+        max_body_bytes=int(_callback_setting("max_body_bytes", None, 1024 * 1024)),
+        max_url_length=int(_callback_setting("max_url_length", None, 2000)),
+        replay_window_hours=float(_callback_setting("replay_window_hours", None, 72)),
+        key_cache_seconds=float(_callback_setting("key_cache_seconds", None, 3600)),
+        hard_deletes=args.hard_deletes,
+        tables=resolve_tables(args.resources) if args.resources else None,
+    )
+    if config.max_body_bytes < 1024:
+        raise UsageError("callbacks.max_body_bytes must be at least 1024")
+    if config.interval_seconds <= 0:
+        raise UsageError("--interval must be positive")
+    return serve(config, lambda: _pipeline(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

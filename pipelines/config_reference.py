@@ -106,6 +106,12 @@ KEYS: tuple[Key, ...] = (
         example="2",
     ),
     Key(
+        CW + "split_ranges",
+        "`max_in_flight`",
+        "id ranges a big table's rest is walked in at once after 3 pages (1 = one walk)",
+        example="2",
+    ),
+    Key(
         CW + "deletes_every_hours",
         "`24`",
         "hours between delete sweeps of each table (0 = never)",
@@ -138,6 +144,31 @@ KEYS: tuple[Key, ...] = (
         secret=True,
     ),
     Key("runtime.log_level", "`WARNING`", "dlt's own log level", example="WARNING"),
+    Key("callbacks.url", "—", "the receiver's public https URL that ConnectWise calls"),
+    Key(
+        "callbacks.types",
+        "all",
+        "record types to subscribe: Ticket, Company, Contact, Project, Opportunity, Activity, "
+        "Invoice, Configuration",
+    ),
+    Key("callbacks.level", "`Owner`", "callback level (Owner = every record; Board, …)"),
+    Key("callbacks.object_id", "`1`", "the id of the level's object (a board for Board)"),
+    Key("callbacks.host", "`127.0.0.1`", "where `cwsync webhook` listens"),
+    Key("callbacks.port", "`8787`", "the receiver's port"),
+    Key(
+        "callbacks.journal",
+        "`cwsync_callbacks.sqlite`",
+        "the journal accepted callbacks are fsynced to before the 200",
+    ),
+    Key("callbacks.interval_seconds", "`2`", "seconds between micro-batches"),
+    Key("callbacks.max_body_bytes", "`1048576`", "largest callback body accepted (else 413)"),
+    Key("callbacks.max_url_length", "`2000`", "longest URL a micro-batch sends"),
+    Key(
+        "callbacks.replay_window_hours",
+        "`72`",
+        "a callback whose record is older is refused as a replay (409)",
+    ),
+    Key("callbacks.key_cache_seconds", "`3600`", "how long a fetched signing key is kept"),
 )
 
 BY_NAME = {k.name: k for k in KEYS}

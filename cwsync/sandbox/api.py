@@ -20,6 +20,7 @@ import orjson
 
 from . import conditions as cq
 from . import versions
+from .callbacks import validate_entry
 from .catalog import custom_field_values, make_info, make_reference
 from .clock import Clock, format_iso, parse_iso
 from .http import ApiError, Request, Response
@@ -488,6 +489,8 @@ class Api:
                 f"{_resource_word(res)} object is invalid: expected a JSON object.",
             )
         payload = versions.from_version(payload, changes)
+        if res.path == "system/callbacks":
+            validate_entry(payload)
 
         def build(db, rid, current):
             body = self._build_body(res, payload, touched=None, base=None)

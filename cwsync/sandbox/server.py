@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import orjson
 
 from .api import Api, Member, Options, Tenant
+from .callbacks import CallbackDispatcher, new_key_id
 from .catalog import BY_PATH, RESOURCES
 from .clock import Clock
 from .faults import Faults
@@ -93,6 +94,7 @@ class Sandbox:
         self.api: Api | None = None
         self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
+        self.callbacks: CallbackDispatcher | None = None  # delivers system/callbacks
         self.seed_seconds = 0.0
 
     # -- lifecycle -------------------------------------------------------------------
@@ -113,8 +115,20 @@ class Sandbox:
             )
             self.seed_seconds = time.perf_counter() - started
         self.api = Api(self.store, self.tenant, self.clock, self.options)
+        self.callbacks = CallbackDispatcher(
+            self.store,
+            company_id=self.tenant.company_id,
+            site=lambda: self.site,
+            codebase=self.tenant.codebase,
+            signing_key=_key(self.seed, "callback-signing-key", 32),
+            key_id=new_key_id(self.seed),
+        )
+        self.store.listeners.append(self.callbacks.listener)
         app = App(
-            self.api, self.faults, latency_ms=self.latency_ms, per_record_ms=self.per_record_ms
+            self.callbacks.route(self.api),
+            self.faults,
+            latency_ms=self.latency_ms,
+            per_record_ms=self.per_record_ms,
         )
         app.now = self.clock.now
         self._server = SandboxServer((self.host, self.port), app)
@@ -126,6 +140,9 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        if self.callbacks is not None:
+            self.callbacks.stop()
+            self.callbacks = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -152,6 +152,7 @@ def connectwise_source(
     tables: Sequence[str] | None = None,
     client: ConnectWiseClient | None = None,
     stats: RequestStats | None = None,
+    advance_cursors: bool = True,
 ) -> Iterable[DltResource]:
     """Every collection of the endpoint table as a dlt resource.
 
@@ -177,6 +178,10 @@ def connectwise_source(
         tables: table names to load (default all); parents of per-parent tables are added.
         client: a ready client (tests); built from the arguments otherwise.
         stats: counters of requests/retries/records to update (the run summary).
+        advance_cursors: False for a targeted read (``conditions`` that pick records,
+            e.g. ``id in (1,2)``, as the callbacks receiver sends): incremental tables
+            are read without the cursor condition and their cursors and boundary state
+            stay as they are, since a filtered read proves nothing about other records.
     """
     if not 1 <= int(page_size) <= PAGE_SIZE_MAX:
         raise ConfigurationError(f"page_size must be between 1 and {PAGE_SIZE_MAX}")
@@ -220,6 +225,7 @@ def connectwise_source(
                 int(page_size),
                 filters.get(table),
                 split,
+                advance=advance_cursors,
             )
         else:
             built[table] = _replace_resource(
@@ -307,6 +313,7 @@ def _incremental_resource(
     page_size: int,
     user_filter: str | None = None,
     split: int = 1,
+    advance: bool = True,
 ) -> DltResource:
     def read() -> Iterator[Any]:
         # The range is applied by the API (conditions) and the next cursor is set by the
@@ -326,12 +333,13 @@ def _incremental_resource(
         # 4.2 s). Decided here, after dlt restored state and schema from the destination:
         # no cursor and no data in the table, ever. The cursor is committed with the same
         # load package, so the next run merges.
-        first_sync = not kept.get("last_value") and not _has_data(endpoint.table)
+        first_sync = advance and not kept.get("last_value") and not _has_data(endpoint.table)
         disposition = "append" if first_sync else "merge"
         mark = Watermark(previous=cursor, lag_seconds=lag_seconds)
         boundary = Boundary(state.get("boundary"), cursor)
         normalizer = _normalizer(endpoint.table)
-        conditions = all_of(user_filter, updated_since(cursor, endpoint.cursor) if cursor else None)
+        since = updated_since(cursor, endpoint.cursor) if cursor and advance else None
+        conditions = all_of(user_filter, since)
         params = {"conditions": conditions} if conditions else {}
         for page in pages(
             client,
@@ -358,7 +366,7 @@ def _incremental_resource(
             if records:
                 yield from _items(normalizer.tables(records), endpoint, disposition)
         next_cursor = mark.next_cursor()
-        if next_cursor is not None:
+        if next_cursor is not None and advance:
             kept["last_value"] = next_cursor
             state["boundary"] = boundary.state_for(next_cursor)
 
