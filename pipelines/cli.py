@@ -297,7 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
             "(callbacks.url in .dlt/config.toml or --url). register is idempotent."
         ),
     )
-    cb_sub = cb.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    cb_sub = cb.add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser, help="register, list or remove"
+    )
     cb_sub.required = True
     for name, text in (
         ("register", "subscribe the URL to record types (idempotent)"),

@@ -231,6 +231,12 @@ def run_sync(
     source = connectwise_source(tables=tables, client=client, stats=stats, **kwargs)
     selected = list(source.resources.keys())
     recover_interrupted(pipeline)
+    if pipeline.has_pending_data:
+        # a package left by an interrupted or failed run: dlt's run() would load it and
+        # return without extracting anything new, so finish it first, then sync
+        log.warning("finishing the load left by an interrupted run first")
+        pipeline.normalize()
+        pipeline.load()
     if full_refresh and views:
         drop_views(pipeline)  # Postgres will not drop tables that views depend on
     info = pipeline.run(

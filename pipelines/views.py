@@ -325,8 +325,8 @@ def _custom_sql(sql, schema, table: str) -> str:
         return f"SELECT {', '.join(select)} FROM {q_table} AS t{where}"
     return (
         f"SELECT {', '.join(select)} FROM {q_table} AS t LEFT JOIN ("
-        f"SELECT _dlt_root_id, {', '.join(pivot)} FROM {q_nested} GROUP BY _dlt_root_id"
-        f") AS cf ON cf._dlt_root_id = t._dlt_id{where}"
+        f"SELECT record_id, {', '.join(pivot)} FROM {q_nested} GROUP BY record_id"
+        f") AS cf ON cf.record_id = t.id{where}"
     )
 
 

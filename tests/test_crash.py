@@ -14,6 +14,9 @@ import duckdb
 import pytest
 
 from cwsync.sandbox import Sandbox
+from pipelines.sync import run_sync
+
+from .conftest import duckdb_pipeline, duckdb_rows, source_args
 
 TABLES = "service_tickets,service_tickets_notes,time_entries,company_companies"
 CHECKED = ["service_tickets", "service_tickets_notes", "time_entries", "company_companies"]
@@ -140,3 +143,22 @@ def test_killed_incremental_run_does_not_skip_changes(tenant, tmp_path) -> None:
             "SELECT count(*) - count(DISTINCT id) FROM connectwise.time_entries"
         ).fetchone()[0]
     assert got == len(changed) and dupes == 0
+
+
+def test_a_package_left_pending_is_finished_and_the_run_still_syncs(tmp_path, fresh_sandbox):
+    """dlt's run() loads a pending package and returns without extracting: run_sync
+    finishes the leftover first, then syncs, so nothing is silently skipped."""
+    from sources.connectwise import connectwise_source
+
+    sb = fresh_sandbox
+    pipeline = duckdb_pipeline(tmp_path)
+    leftover = connectwise_source(tables=["service_priorities"], **source_args(sb))
+    pipeline.extract(leftover, loader_file_format="parquet")
+    pipeline.normalize()
+    assert pipeline.has_pending_data
+    summary = run_sync(pipeline, tables=["service_tickets"], **source_args(sb))
+    assert not pipeline.has_pending_data
+    assert summary.changed.get("service_tickets") == sb.count("service/tickets")
+    assert duckdb_rows(pipeline, "SELECT count(*) FROM connectwise.service_priorities") == [
+        (sb.count("service/priorities"),)
+    ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from cwsync.sandbox import Sandbox
 from cwsync.sandbox.faults import KINDS
 from pipelines.sync import run_sync
@@ -113,3 +115,35 @@ def test_split_sync_under_faults_is_exact(tmp_path) -> None:
             pipeline, "SELECT count(*), count(DISTINCT id) FROM connectwise.time_entries"
         )
         assert rows == [(sb.count("time/entries"), sb.count("time/entries"))]
+
+
+@pytest.mark.timeout(180)
+def test_many_split_tables_at_once_never_stall(tmp_path) -> None:
+    """More split tables than extract workers, few run-wide permits, slow responses: a
+    table whose consumer dlt left suspended holds permits, and the others still finish."""
+    tables = [
+        "service_tickets",
+        "time_entries",
+        "company_contacts",
+        "company_companies",
+        "company_configurations",
+        "schedule_entries",
+        "procurement_products",
+        "finance_invoices",
+        "expense_entries",
+    ]
+    with Sandbox(scale="small", seed=4, latency_ms=15) as sb:
+        pipeline = duckdb_pipeline(tmp_path)
+        summary = run_sync(
+            pipeline,
+            tables=tables,
+            deletes="off",
+            **source_args(sb, page_size=10, split_ranges=4, max_in_flight=1),
+        )
+        assert not summary.mismatches
+        for table in tables:
+            path = table.replace("_", "/", 1)
+            rows = duckdb_rows(
+                pipeline, f"SELECT count(*), count(DISTINCT id) FROM connectwise.{table}"
+            )
+            assert rows == [(sb.count(path), sb.count(path))], table

@@ -161,21 +161,17 @@ def test_custom_field_view_has_one_typed_column_per_caption(loaded) -> None:
 
 def test_odd_captions_and_bad_values_do_not_break_the_view(loaded) -> None:
     sb, pipeline = loaded
-    ids = [
-        r[0] for r in warehouse_rows(pipeline, "SELECT _dlt_id FROM connectwise.service_tickets")
-    ][:2]
+    ids = [r[0] for r in warehouse_rows(pipeline, "SELECT id FROM connectwise.service_tickets")][:2]
     caption = "Discount % 'special'"
     with pipeline.sql_client() as sql:
         name = sql.make_qualified_table_name("service_tickets__custom_fields")
-        for n, (root, value) in enumerate(zip(ids, ["12.5", "n/a"], strict=True)):
+        for root, value in zip(ids, ["12.5", "n/a"], strict=True):
             sql.execute_sql(
-                f"INSERT INTO {name} (value, caption, type, id, _dlt_root_id, _dlt_parent_id, "
-                "_dlt_list_idx, _dlt_id) VALUES (%s, %s, 'Number', 999, %s, %s, 99, %s)",
+                f"INSERT INTO {name} (value, caption, type, id, record_id) "
+                "VALUES (%s, %s, 'Number', 999, %s)",
                 value,
                 caption,
                 root,
-                root,
-                f"odd-{n}-{root}",
             )
     try:
         build_views(pipeline)

@@ -322,11 +322,8 @@ def _incremental_resource(
         # without its per-row machinery (and its per-resource JSONPath compile: ~0.5 s
         # of an idle run over 112 tables).
         state = dlt.current.resource_state()
-        kept = state.setdefault("incremental", {}).setdefault(
-            CURSOR_PATH, {"initial_value": start, "last_value": None}
-        )
+        kept = (state.get("incremental") or {}).get(CURSOR_PATH) or {}
         cursor = kept.get("last_value") or start
-        kept["start_value"] = cursor
         # The first sync of a table appends: a backfill walks every record once
         # (forward-only by id, ranges disjoint), so there is nothing to merge, and a merge
         # into an empty table costs a delete + dedup pass (medium tenant: load 10.7 s ->
@@ -367,7 +364,10 @@ def _incremental_resource(
                 yield from _items(normalizer.tables(records), endpoint, disposition)
         next_cursor = mark.next_cursor()
         if next_cursor is not None and advance:
-            kept["last_value"] = next_cursor
+            state.setdefault("incremental", {})[CURSOR_PATH] = {
+                "initial_value": start,
+                "last_value": next_cursor,
+            }
             state["boundary"] = boundary.state_for(next_cursor)
 
     return dlt.resource(read, write_disposition="merge", parallelized=True, **_hints(endpoint))
@@ -443,8 +443,8 @@ def _child_resource(
         return records
 
     def read(parents: Any, meta: Any = None) -> Iterator[Any]:
-        if meta is not None:  # a list table of the parent (custom fields…), not parents
-            return
+        if getattr(meta, "create_table_variant", False):
+            return  # a list table of the parent (custom fields…), not parent rows
         if isinstance(parents, pa.Table):
             ids = [i for i in parents.column("id").to_pylist() if isinstance(i, int)]
         else:

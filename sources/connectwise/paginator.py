@@ -166,14 +166,16 @@ def _parallel(
 ) -> Iterator[Page]:
     """Pages of several forward-only walks, as they arrive; the first error stops all.
 
-    Memory: a decoded page is big (~15 MB for 1000 tickets). The first walk of each table
-    runs freely (every table always progresses); the others take a permit from the
-    run-wide ``budget.range_pages`` before each request and give it back once their page
-    is consumed, so the extra pages fetched ahead are bounded for the whole run, not per
-    table."""
+    Memory: a decoded page is big (~15 MB for 1000 tickets), so pages fetched ahead of
+    their consumer are bounded for the whole run: a walker takes a permit from the
+    run-wide ``budget.range_pages`` before each request and the consumer gives it back
+    once it has taken the page. So that every table always progresses (dlt may leave a
+    table's consumer suspended while its pages hold permits), each table also has one
+    pass of its own that its walkers use when no run-wide permit is free."""
     out: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
     permits = client.budget.range_pages
+    own = threading.BoundedSemaphore(1)
 
     def put(item: Any) -> bool:
         while not stop.is_set():
@@ -184,43 +186,43 @@ def _parallel(
                 continue
         return False
 
-    def permit() -> bool:
+    def permit() -> threading.BoundedSemaphore | None:
         while not stop.is_set():
-            if permits.acquire(timeout=0.2):
-                return True
-        return False
+            if permits.acquire(blocking=False):
+                return permits
+            if own.acquire(timeout=0.05):
+                return own
+        return None
 
-    def walk(index: int, after: int, params: dict[str, Any]) -> None:
+    def walk(after: int, params: dict[str, Any]) -> None:
         walker = forward_only_pages(
             client, path, params, page_size=page_size, api_version=api_version, after=after
         )
         try:
             while True:
-                if index and not permit():
+                taken = permit()
+                if taken is None:
                     return
                 try:
                     page = next(walker)
                 except StopIteration:
-                    if index:
-                        permits.release()
+                    taken.release()
                     put(_DONE)
                     return
                 except BaseException:
-                    if index:
-                        permits.release()
+                    taken.release()
                     raise
-                if not put((index, page)):
-                    if index:
-                        permits.release()
+                if not put((taken, page)):
+                    taken.release()
                     return
         except BaseException as exc:  # handed to the consumer, raised there
             put(exc)
 
     pool = ThreadPoolExecutor(max_workers=len(walks), thread_name_prefix="cw-range")
-    held = 0  # the walk whose page the consumer holds (its permit is returned after)
+    held: threading.BoundedSemaphore | None = None  # the permit of the page being consumed
     try:
-        for index, (after, params) in enumerate(walks):
-            pool.submit(walk, index, after, params)
+        for after, params in walks:
+            pool.submit(walk, after, params)
         running = len(walks)
         while running:
             item = out.get()
@@ -231,21 +233,20 @@ def _parallel(
             else:
                 held, page = item
                 yield page
-                if held:
-                    permits.release()
-                held = 0
+                held.release()
+                held = None
     finally:
         stop.set()  # walkers waiting on the queue or for a permit give up within 0.2 s
-        if held:
-            permits.release()
+        if held is not None:
+            held.release()
         pool.shutdown(wait=True, cancel_futures=True)
         while True:  # pages nobody will consume give their permits back
             try:
                 item = out.get_nowait()
             except queue.Empty:
                 break
-            if isinstance(item, tuple) and item[0]:
-                permits.release()
+            if isinstance(item, tuple):
+                item[0].release()
 
 
 def pages(
