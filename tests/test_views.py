@@ -167,8 +167,8 @@ def test_odd_captions_and_bad_values_do_not_break_the_view(loaded) -> None:
         name = sql.make_qualified_table_name("service_tickets__custom_fields")
         for root, value in zip(ids, ["12.5", "n/a"], strict=True):
             sql.execute_sql(
-                f"INSERT INTO {name} (value, caption, type, id, record_id) "
-                "VALUES (%s, %s, 'Number', 999, %s)",
+                f"INSERT INTO {name} (value, caption, type, id, record_id, _dlt_load_id) "
+                "VALUES (%s, %s, 'Number', 999, %s, '0')",
                 value,
                 caption,
                 root,
