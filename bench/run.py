@@ -200,7 +200,7 @@ def run_model(
                 _say(f"[{model}] {name}: {result.wall:.2f}s, {status}")
                 return result
 
-            for name in ("naive", "rest_api", "cwsync", "limit"):
+            for name in ("cwsync", "limit", "naive", "rest_api"):  # the quick ones first
                 if name in contenders:
                     results.append(one(name, state="state-cwsync"))
             if "incremental" in contenders:
