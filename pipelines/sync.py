@@ -25,7 +25,14 @@ from sources.connectwise import connectwise_source, table_conditions
 from sources.connectwise.client import ConnectWiseClient, RequestStats
 from sources.connectwise.settings import BY_TABLE, DATASET_NAME
 
-from .reconcile import CountCheck, DeleteSweep, loaded_tables, sweep_deletes, verify_counts
+from .reconcile import (
+    CountCheck,
+    DeleteSweep,
+    loaded_tables,
+    source_schema,
+    sweep_deletes,
+    verify_counts,
+)
 
 PIPELINE_NAME = "cwsync"
 DUCKDB_MEMORY_LIMIT = "256MB"
@@ -170,13 +177,16 @@ def run_sync(
     force_deletes: bool = False,
     max_delete_share: float = 0.10,
     record_run: bool = True,
+    schema_name: str | None = None,
     **source_args: Any,
 ) -> RunSummary:
     """Sync the tenant (configured through dlt, or ``client``) into ``pipeline``.
 
     After the load: the delete sweep for the tables that are due (``deletes``: ``auto`` =
     per the schedule, ``now`` = every synced table, ``off``), the count check
-    (``verify``), and one row in ``_cwsync_runs`` (``record_run``).
+    (``verify``), and one row in ``_cwsync_runs`` (``record_run``). ``schema_name``
+    runs the source under another schema (and state) name than ``connectwise``: pipelines
+    that load parts of the tenant into one dataset in parallel each keep their own.
     """
     if deletes not in ("auto", "now", "off"):
         raise ValueError("deletes must be auto, now or off")
@@ -191,6 +201,8 @@ def run_sync(
     stats = client.stats if client is not None else RequestStats()
     before = (stats.requests, stats.retries, stats.records)
     source = connectwise_source(tables=tables, client=client, stats=stats, **kwargs)
+    if schema_name and schema_name != source.name:
+        source = source.clone(with_name=schema_name)
     selected = list(source.resources.keys())
     recover_interrupted(pipeline)
     info = pipeline.run(
@@ -200,7 +212,7 @@ def run_sync(
     )
     trace = pipeline.last_trace
     rows = dict(trace.last_normalize_info.row_counts) if trace.last_normalize_info else {}
-    source_state = pipeline.state.get("sources", {}).get("connectwise", {})
+    source_state = pipeline.state.get("sources", {}).get(source.name, {})
     summary = RunSummary(
         rows=rows,
         requests=stats.requests - before[0],
@@ -373,4 +385,4 @@ def record(
                 },
             )
         )
-    pipeline.run(resources, schema=pipeline.schemas["connectwise"])
+    pipeline.run(resources, schema=source_schema(pipeline))
