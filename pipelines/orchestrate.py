@@ -249,12 +249,12 @@ def adopt_stored_schema(pipeline: dlt.Pipeline, name: str) -> bool:
 
     if name in pipeline.schemas:
         return False
-    pipeline.schemas.save(Schema(name))  # the destination client needs a schema to open
+    pipeline.schemas.save_schema(Schema(name))  # the destination client needs a schema to open
     with pipeline.destination_client(name) as client:
         stored = client.get_stored_schema(name)  # type: ignore[attr-defined]
     if stored is None:
         return False
-    pipeline.schemas.save(Schema.from_dict(json.loads(stored.schema)))
+    pipeline.schemas.save_schema(Schema.from_dict(json.loads(stored.schema)))
     return True
 
 
