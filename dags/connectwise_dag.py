@@ -43,7 +43,8 @@ SETTINGS = orchestrate.Settings.from_env()
 START = datetime(2024, 1, 1)
 DEFAULT_ARGS = {
     "owner": "cwsync",
-    "retries": 2,  # a whole task again (e.g. a worker lost); load failures retry inside
+    # a whole task again (e.g. a worker lost); a failed load step is retried inside the task
+    "retries": int(os.environ.get("CWSYNC_TASK_RETRIES") or 2),
     "retry_delay": timedelta(minutes=5),
 }
 
