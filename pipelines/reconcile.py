@@ -58,9 +58,18 @@ class DeleteSweep:
     refused: str | None = None  # the guard's message when it refused
 
 
+def source_schema(pipeline: dlt.Pipeline):
+    """The pipeline's ConnectWise schema: ``connectwise``, or the pipeline's own schema
+    name when the source runs under another one (each Airflow group has its own)."""
+    if not pipeline.schemas:
+        return None
+    name = "connectwise" if "connectwise" in pipeline.schemas else pipeline.default_schema_name
+    return pipeline.schemas.get(name) if name else None
+
+
 def loaded_tables(pipeline: dlt.Pipeline) -> set[str]:
     """Tables of the ConnectWise schema that have received data."""
-    schema = pipeline.schemas.get("connectwise") if pipeline.schemas else None
+    schema = source_schema(pipeline)
     if schema is None:
         return set()
     return set(schema.data_table_names(seen_data_only=True))
@@ -82,7 +91,7 @@ def _warehouse_live_count(sql, table: str, has_deleted: bool, since: str | None)
 
 
 def _has_column(pipeline: dlt.Pipeline, table: str, column: str) -> bool:
-    schema = pipeline.schemas["connectwise"]
+    schema = source_schema(pipeline)
     return column in schema.get_table_columns(table)
 
 
@@ -158,7 +167,7 @@ def mark_deleted(
     at = at or datetime.now(timezone.utc)
     children = [e.table for e in all_endpoints() if e.parent_table == table]
     present = loaded_tables(pipeline)
-    schema = pipeline.schemas["connectwise"]
+    schema = source_schema(pipeline)
     done = kids = 0
     with pipeline.sql_client() as sql:
         for batch in _batches(sorted(ids)):
@@ -204,7 +213,9 @@ def drop_stale_list_rows(pipeline: dlt.Pipeline, tables: Iterable[str]) -> int:
     tables = list(tables)
     if not tables:
         return 0
-    schema = pipeline.schemas["connectwise"]
+    schema = source_schema(pipeline)
+    if schema is None:
+        return 0
     present = set(schema.data_table_names(seen_data_only=True))
 
     def has_load_id(table: str) -> bool:

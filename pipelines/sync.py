@@ -32,6 +32,7 @@ from .reconcile import (
     DeleteSweep,
     drop_stale_list_rows,
     loaded_tables,
+    source_schema,
     sweep_deletes,
     verify_counts,
 )
@@ -200,6 +201,7 @@ def run_sync(
     record_run: bool = True,
     views: bool = True,
     stats: RequestStats | None = None,
+    schema_name: str | None = None,
     **source_args: Any,
 ) -> RunSummary:
     """Sync the tenant (configured through dlt, or ``client``) into ``pipeline``.
@@ -208,7 +210,9 @@ def run_sync(
     per the schedule, ``now`` = every synced table, ``off``), the count check
     (``verify``), one row in ``_cwsync_runs`` (``record_run``) and the BI views
     (``views``, see :mod:`pipelines.views`). ``stats`` counts the run's requests (its
-    ``observer`` sees each one: the progress display).
+    ``observer`` sees each one: the progress display). ``schema_name`` runs the source
+    under another schema (and state) name than ``connectwise``: pipelines that load parts
+    of the tenant into one dataset in parallel each keep their own.
     """
     if deletes not in ("auto", "now", "off"):
         raise ValueError("deletes must be auto, now or off")
@@ -229,6 +233,8 @@ def run_sync(
         client.stats = stats
     before = (stats.requests, stats.retries, stats.records)
     source = connectwise_source(tables=tables, client=client, stats=stats, **kwargs)
+    if schema_name and schema_name != source.name:
+        source = source.clone(with_name=schema_name)
     selected = list(source.resources.keys())
     recover_interrupted(pipeline)
     if pipeline.has_pending_data:
@@ -247,7 +253,7 @@ def run_sync(
     trace = pipeline.last_trace
     rows = dict(trace.last_normalize_info.row_counts) if trace.last_normalize_info else {}
     drop_stale_list_rows(pipeline, [t for t in selected if rows.get(t)])
-    source_state = pipeline.state.get("sources", {}).get("connectwise", {})
+    source_state = pipeline.state.get("sources", {}).get(source.name, {})
     summary = RunSummary(
         rows=rows,
         requests=stats.requests - before[0],
@@ -433,4 +439,4 @@ def record(
                 },
             )
         )
-    pipeline.run(resources, schema=pipeline.schemas["connectwise"])
+    pipeline.run(resources, schema=source_schema(pipeline))

@@ -1,0 +1,127 @@
+"""Airflow DAGs for cwsync: scheduled incremental loads, daily delete sweeps, a backfill.
+
+* ``cwsync_connectwise`` (``CWSYNC_SCHEDULE``, default hourly): one task per endpoint
+  group (see ``pipelines/plan.py``), each with its own dlt pipeline and schema, so groups
+  run in parallel on different workers without sharing state. The first group runs
+  alone first (it creates dlt's tables in the dataset), then the others in parallel.
+  Each task: incremental sync (load-step retries), the delete sweep of each of its tables
+  when due (``deletes_every_hours``, default daily), the count check, a ``_cwsync_runs`` row.
+* ``cwsync_connectwise_backfill`` (manual): the big tables' first load split into id
+  ranges (``CWSYNC_BACKFILL_PARTS`` per table), one task each, then a hand-over run per
+  table that starts the incremental cursor where the backfill began.
+
+Credentials: dlt reads them at task run time from the Airflow Variable
+``dlt_secrets_toml`` (the content of a ``secrets.toml``). Nothing is resolved at parse
+time. The tasks are built inside dlt's ``PipelineTasksGroup``, which points dlt at the
+``dags`` folder for ``.dlt/config.toml`` and gives each task a fresh working folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from datetime import datetime, timedelta
+
+# the project (pipelines/, sources/) ships next to dags/ or is installed
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.isdir(os.path.join(_ROOT, "pipelines")) and _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from dlt.helpers.airflow_helper import PipelineTasksGroup  # noqa: E402
+
+from pipelines import orchestrate  # noqa: E402
+
+try:  # Airflow 3
+    from airflow.providers.standard.operators.python import PythonOperator
+    from airflow.sdk import DAG
+except ImportError:  # pragma: no cover - Airflow 2
+    from airflow import DAG  # type: ignore[no-redef]
+    from airflow.operators.python import PythonOperator  # type: ignore[no-redef]
+
+SETTINGS = orchestrate.Settings.from_env()
+START = datetime(2024, 1, 1)
+DEFAULT_ARGS = {
+    "owner": "cwsync",
+    # a whole task again (e.g. a worker lost); a failed load step is retried inside the task
+    "retries": int(os.environ.get("CWSYNC_TASK_RETRIES") or 2),
+    "retry_delay": timedelta(minutes=5),
+}
+
+
+def _group_tasks(deletes: str) -> None:
+    group_tasks = PipelineTasksGroup(
+        "cwsync", use_data_folder=False, wipe_local_data=True, use_task_logger=True
+    )
+    with group_tasks:
+        tasks = [
+            PythonOperator(
+                task_id=group.name,
+                python_callable=functools.partial(
+                    orchestrate.sync_group, group, deletes=deletes, settings=SETTINGS
+                ),
+            )
+            for group in SETTINGS.groups()
+        ]
+    if len(tasks) > 1:
+        tasks[0] >> tasks[1:]
+
+
+with DAG(
+    dag_id="cwsync_connectwise",
+    description="ConnectWise Manage -> warehouse, incremental, one task per endpoint group",
+    schedule=SETTINGS.schedule,
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,  # a group's pipeline state must never be used by two runs at once
+    default_args=DEFAULT_ARGS,
+    tags=["cwsync", "connectwise"],
+) as incremental_dag:
+    _group_tasks(deletes="auto")
+
+
+with DAG(
+    dag_id="cwsync_connectwise_backfill",
+    description="First load of the big ConnectWise tables, split by id range across workers",
+    schedule=None,
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["cwsync", "connectwise"],
+) as backfill_dag:
+    backfill_tasks = PipelineTasksGroup(
+        "cwsync_backfill", use_data_folder=False, wipe_local_data=True, use_task_logger=True
+    )
+    with backfill_tasks:
+        plan = PythonOperator(
+            task_id="plan",
+            python_callable=functools.partial(orchestrate.plan_backfill, SETTINGS),
+        )
+        plan_xcom = "{{ ti.xcom_pull(task_ids='cwsync_backfill.plan') | tojson }}"
+        heads = []
+        for group in SETTINGS.backfill_groups():
+            slices = [
+                PythonOperator(
+                    task_id=f"{group.name}_{index}",
+                    python_callable=functools.partial(
+                        orchestrate.backfill_slice, group, index, settings=SETTINGS
+                    ),
+                    op_kwargs={"plan": plan_xcom},
+                )
+                for index in range(SETTINGS.backfill_parts)
+            ]
+            finish = PythonOperator(
+                task_id=f"{group.name}_finish",
+                python_callable=functools.partial(
+                    orchestrate.finish_backfill, group, settings=SETTINGS
+                ),
+                op_kwargs={"plan": plan_xcom},
+            )
+            # a table's first slice creates it; the other slices merge into it in parallel
+            slices[0] >> slices[1:]
+            slices >> finish
+            heads.append(slices[0])
+        # the very first slice alone creates dlt's own tables in the dataset
+        if heads:
+            plan >> heads[0] >> heads[1:]
