@@ -73,6 +73,15 @@ def fresh_client(fresh_sandbox: Sandbox) -> Client:
     return Client(fresh_sandbox)
 
 
+def sandbox_client(sandbox: Sandbox, **kwargs):
+    """The source's own ConnectWiseClient pointed at a sandbox (``kwargs``: retry, budget…)."""
+    from sources.connectwise.client import ConnectWiseClient
+
+    info = sandbox.info
+    creds = {k: info[k] for k in ("company_id", "public_key", "private_key", "client_id")}
+    return ConnectWiseClient(base_url=info["base_url"], **creds, **kwargs)
+
+
 # -- syncing into real warehouses -------------------------------------------------------
 def source_args(sandbox: Sandbox, **extra) -> dict:
     """Arguments of ``connectwise_source`` pointing at a sandbox (fast retries)."""

@@ -31,7 +31,7 @@ from pipelines import callbacks as cbs
 from pipelines.webhook import KeyCache, Refused, signature, trusted_origins
 from sources.connectwise.client import ConnectWiseClient
 
-from .conftest import Client
+from .conftest import Client, sandbox_client
 
 TABLES = ["service_tickets", "service_tickets_notes", "company_companies"]
 
@@ -47,14 +47,7 @@ def _env(sb: Sandbox) -> dict[str, str]:
 
 
 def _client(sb: Sandbox) -> ConnectWiseClient:
-    info = sb.info
-    return ConnectWiseClient(
-        company_id=info["company_id"],
-        public_key=info["public_key"],
-        private_key=info["private_key"],
-        client_id=info["client_id"],
-        base_url=info["base_url"],
-    )
+    return sandbox_client(sb)
 
 
 def _free_port() -> int:

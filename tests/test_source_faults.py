@@ -31,7 +31,7 @@ from sources.connectwise.errors import (
 from sources.connectwise.retry import RetryPolicy
 from sources.connectwise.settings import BY_TABLE
 
-from .conftest import duckdb_pipeline, duckdb_rows, source_args
+from .conftest import duckdb_pipeline, duckdb_rows, sandbox_client, source_args
 
 API_PREFIX = "/v4_6_release/apis/3.0/"
 FAULTY_TABLES = [
@@ -160,15 +160,7 @@ def _failing_sync(pipeline, **kwargs) -> tuple[BaseException, ConnectWiseError]:
 
 
 def _client(sb: Sandbox, **policy) -> ConnectWiseClient:
-    info = sb.info
-    return ConnectWiseClient(
-        company_id=info["company_id"],
-        public_key=info["public_key"],
-        private_key=info["private_key"],
-        client_id=info["client_id"],
-        base_url=info["base_url"],
-        retry=RetryPolicy(**{"base_delay": 0.01, **policy}),
-    )
+    return sandbox_client(sb, retry=RetryPolicy(**{"base_delay": 0.01, **policy}))
 
 
 @pytest.fixture(scope="module")

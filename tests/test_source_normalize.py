@@ -12,7 +12,7 @@ from sources.connectwise.normalize import TIMESTAMP, PageNormalizer
 from sources.connectwise.paginator import pages
 from sources.connectwise.settings import ENDPOINTS
 
-from .conftest import duckdb_pipeline, duckdb_rows, source_args
+from .conftest import duckdb_pipeline, duckdb_rows, sandbox_client, source_args
 
 NAMING = NamingConvention().normalize_identifier
 
@@ -29,14 +29,7 @@ def _same(a: dict[str, pa.Table], b: dict[str, pa.Table]) -> None:
 
 @pytest.fixture(scope="module")
 def api(sandbox) -> ConnectWiseClient:
-    info = sandbox.info
-    return ConnectWiseClient(
-        company_id=info["company_id"],
-        public_key=info["public_key"],
-        private_key=info["private_key"],
-        client_id=info["client_id"],
-        base_url=info["base_url"],
-    )
+    return sandbox_client(sandbox)
 
 
 def test_arrow_path_equals_the_python_walk_on_every_collection(api) -> None:

@@ -10,21 +10,9 @@ import pytest
 from cwsync.sandbox import Sandbox
 from cwsync.sandbox.faults import KINDS
 from pipelines.sync import run_sync
-from sources.connectwise.client import ConnectWiseClient
 from sources.connectwise.paginator import SPLIT_AFTER_PAGES, forward_only_pages, split_pages
 
-from .conftest import duckdb_pipeline, duckdb_rows, source_args
-
-
-def _client(sb: Sandbox) -> ConnectWiseClient:
-    info = sb.info
-    return ConnectWiseClient(
-        company_id=info["company_id"],
-        public_key=info["public_key"],
-        private_key=info["private_key"],
-        client_id=info["client_id"],
-        base_url=info["base_url"],
-    )
+from .conftest import duckdb_pipeline, duckdb_rows, sandbox_client, source_args
 
 
 def _ids(pages) -> list[int]:
@@ -32,7 +20,7 @@ def _ids(pages) -> list[int]:
 
 
 def test_split_walk_returns_every_record_once_in_parallel_ranges(sandbox) -> None:
-    api = _client(sandbox)
+    api = sandbox_client(sandbox)
     path = "time/entries"
     sequential = _ids(forward_only_pages(api, path, {}, page_size=50))
     assert len(sequential) > 50 * (SPLIT_AFTER_PAGES + 8)  # big enough to split
@@ -54,7 +42,7 @@ def test_split_walk_returns_every_record_once_in_parallel_ranges(sandbox) -> Non
 
 def test_records_created_during_a_split_walk_are_not_lost(fresh_sandbox) -> None:
     sb = fresh_sandbox
-    api = _client(sb)
+    api = sandbox_client(sb)
     path = "time/entries"
     template = sb.get(path, sb.ids(path)[0])
     created: list[int] = []
