@@ -67,39 +67,33 @@ def sign(body: bytes, signing_key: str) -> str:
     return base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode("ascii")
 
 
+def _invalid(field: str, message: str) -> ApiError:
+    return ApiError(
+        400,
+        "InvalidObject",
+        "callbackEntry object is invalid",
+        errors=[
+            {
+                "code": "InvalidField",
+                "message": message,
+                "resource": "callbackEntry",
+                "field": field,
+            }
+        ],
+    )
+
+
 def validate_entry(payload: dict) -> None:
     """Refuse a ``system/callbacks`` entry with an unknown type or level (400)."""
     kind = str(payload.get("type") or "")
     level = str(payload.get("level") or "")
     levels = LEVELS.get(kind.lower())
     if levels is None:
-        raise ApiError(
-            400,
-            "InvalidObject",
-            "callbackEntry object is invalid",
-            errors=[
-                {
-                    "code": "InvalidField",
-                    "message": f"type must be one of {', '.join(t.title() for t in LEVELS)}.",
-                    "resource": "callbackEntry",
-                    "field": "type",
-                }
-            ],
-        )
+        raise _invalid("type", f"type must be one of {', '.join(t.title() for t in LEVELS)}.")
     if level.lower() not in levels:
-        raise ApiError(
-            400,
-            "InvalidObject",
-            "callbackEntry object is invalid",
-            errors=[
-                {
-                    "code": "InvalidField",
-                    "message": f"level of a {kind} callback must be one of "
-                    f"{', '.join(v.title() for v in levels)}.",
-                    "resource": "callbackEntry",
-                    "field": "level",
-                }
-            ],
+        raise _invalid(
+            "level",
+            f"level of a {kind} callback must be one of {', '.join(v.title() for v in levels)}.",
         )
 
 

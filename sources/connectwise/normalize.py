@@ -42,7 +42,6 @@ _TYPES = {
     "timestamp": TIMESTAMP,
     "text": pa.string(),
 }
-_DLT_TYPES = {v: k for k, v in _TYPES.items()}
 
 # customFields element -> column (the shape of <table>__custom_fields)
 _CUSTOM_COLUMNS = {
@@ -455,8 +454,3 @@ def _array(values: list, kind: str) -> pa.Array:
         return pa.array(values, _TYPES[kind])
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return _array(values, "text")
-
-
-def dlt_type(arrow_type: pa.DataType) -> str | None:
-    """The dlt data type name of an Arrow type produced here."""
-    return _DLT_TYPES.get(arrow_type)
