@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import queue
 import signal
 import sys
 from collections.abc import Sequence
@@ -839,6 +840,22 @@ def _destination_problem(exc: BaseException) -> str | None:
     return None
 
 
+def _root_cause(exc: BaseException) -> BaseException:
+    """The first exception of a chain: explicit causes, and implicit contexts unless
+    they are the control flow an error happened to be raised in (an empty queue, an
+    exhausted iterator)."""
+    root = exc
+    while True:
+        nxt = root.__cause__
+        if nxt is None and not root.__suppress_context__:
+            nxt = root.__context__
+            if isinstance(nxt, (queue.Empty, StopIteration, StopAsyncIteration)):
+                nxt = None
+        if nxt is None:
+            return root
+        root = nxt
+
+
 def _failure_message(exc: BaseException) -> tuple[str, int]:
     """One line for any failure of a run: ours verbatim, dlt's and others condensed."""
     from sources.connectwise.errors import ConfigurationError, find_connectwise_error
@@ -857,9 +874,7 @@ def _failure_message(exc: BaseException) -> tuple[str, int]:
             return (f"missing configuration: {fields} (set it in .dlt/ or the environment)", 2)
     except ImportError:  # pragma: no cover
         pass
-    root = exc
-    while root.__cause__ is not None or root.__context__ is not None:
-        root = root.__cause__ or root.__context__  # type: ignore[assignment]
+    root = _root_cause(exc)
     text = " ".join(str(root).split()) or type(root).__name__
     if len(text) > 300:
         text = text[:297] + "..."

@@ -143,6 +143,17 @@ def test_scale_counts() -> None:
         scale_counts("small", {"no/such": 1})
 
 
+def test_weekly_collections_stay_in_the_data_window_at_any_size() -> None:
+    """More time sheets than member-weeks (the large scale has that) start over from the
+    first week instead of running past the generated calendar."""
+    # 40 members x 328 weeks of calendar: 14,000 sheets ran past it
+    counts = scale_counts("small", {"time/sheets": 14_000})
+    rows = list(TenantGenerator(3, counts).rows(BY_PATH["time/sheets"]))
+    assert len(rows) == 14_000
+    starts = {row[2]["dateStart"] for row in rows}
+    assert min(starts) >= "2023-01-01" and max(starts) < "2026-01-01"
+
+
 def test_deterministic_by_seed() -> None:
     counts = scale_counts(400)
 

@@ -164,6 +164,7 @@ def test_cli_bad_input_is_one_line() -> None:
         ["--count", "nope"],
         ["--count", "no/such=5"],
         ["--fault-kinds", "explode"],
+        ["--db", "/no/such/folder/tenant.sqlite"],
     ):
         proc = _spawn(*args)
         out, err = proc.communicate(timeout=60)
@@ -171,3 +172,5 @@ def test_cli_bad_input_is_one_line() -> None:
         assert "Traceback" not in err
         assert len(err.strip().splitlines()) == 1, err
         assert out == ""
+        if "--db" in args:  # the reason, not the queue the connection pool was read from
+            assert "cannot open the sandbox database" in err and "Empty" not in err, err

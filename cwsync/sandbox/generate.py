@@ -2079,8 +2079,10 @@ def _b_expenses(c: _Ctx, i: int, rid: int, ts: int) -> dict:
 
 def _weekly(c: _Ctx, i: int, rid: int, ts: int) -> dict:
     g, rng = c.gen, c.rng
-    week = START + (i // max(1, len(g.idx("system/members")))) * 7 * DAY
-    week -= (week - START) % (7 * DAY)
+    # one sheet per member and week of the three years; a bigger tenant (more sheets than
+    # member-weeks) starts over from the first week rather than run past the data's end
+    weeks = (ANCHOR - START) // (7 * DAY)
+    week = START + (i // max(1, len(g.idx("system/members"))) % weeks) * 7 * DAY
     return {
         "member": g.ref("system/members", i % max(1, len(g.idx("system/members")))),
         "dateStart": iso_day(week),

@@ -74,8 +74,11 @@ class Store:
 
     # -- connections -------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA synchronous=OFF")
+        try:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA synchronous=OFF")
+        except sqlite3.Error as exc:
+            raise ValueError(f"cannot open the sandbox database {self.path}: {exc}") from None
         db.execute("PRAGMA cache_size=-65536")  # 64 MB page cache per connection
         db.execute("PRAGMA temp_store=MEMORY")
         db.execute("PRAGMA busy_timeout=30000")
@@ -86,8 +89,10 @@ class Store:
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
         try:
-            db = self._pool.get_nowait()
+            db: sqlite3.Connection | None = self._pool.get_nowait()
         except queue.Empty:
+            db = None
+        if db is None:  # outside the except: an open error must not chain to queue.Empty
             db = self._connect()
         try:
             yield db
