@@ -1,14 +1,26 @@
-"""Airflow DAGs for cwsync: scheduled incremental loads, daily delete sweeps, a backfill.
+"""Airflow DAGs for cwsync: scheduled incremental loads and delete sweeps, a backfill.
 
-* ``cwsync_connectwise`` (``CWSYNC_SCHEDULE``, default hourly): one task per endpoint
-  group (see ``pipelines/plan.py``), each with its own dlt pipeline and schema, so groups
-  run in parallel on different workers without sharing state. The first group runs
-  alone first (it creates dlt's tables in the dataset), then the others in parallel.
-  Each task: incremental sync (load-step retries), the delete sweep of each of its tables
-  when due (``deletes_every_hours``, default daily), the count check, a ``_cwsync_runs`` row.
-* ``cwsync_connectwise_backfill`` (manual): the big tables' first load split into id
-  ranges (``CWSYNC_BACKFILL_PARTS`` per table), one task each, then a hand-over run per
-  table that starts the incremental cursor where the backfill began.
+* ``cwsync_connectwise`` (``CWSYNC_SCHEDULE``, default hourly; one run at a time): two
+  tasks per endpoint group (see ``pipelines/plan.py``), each group with its own dlt
+  pipeline and schema, so groups run in parallel on different workers without sharing
+  state. The first group's sync runs alone first (it creates dlt's tables in the
+  dataset), then the other groups' in parallel.
+
+  - ``<group>``: incremental sync (load-step retries), the count check, a
+    ``_cwsync_runs`` row; no delete sweep.
+  - ``<group>_deletes``, after it: the delete sweep of those of the group's tables that
+    are due (dlt config ``deletes_every_hours``, default 24, and
+    ``deletes_every_hours_by_table``; 0 = never), logged in ``_cwsync_deletes`` and
+    ``_cwsync_runs``. Skipped when no table is due, so on most runs. It runs in the same
+    DAG run after the sync and never beside it (``max_active_runs=1``); a failed sweep
+    leaves the sync's load in place and is tried again by the task's retries and by the
+    next run (a sweep is due until one succeeds).
+
+* ``cwsync_connectwise_backfill`` (manual, once before the hourly DAG is enabled): the big
+  tables' first load split into id ranges (``CWSYNC_BACKFILL_PARTS`` per table), one task
+  each, then a hand-over run per table that starts the incremental cursor where the
+  backfill began. Trigger it from the UI or ``airflow dags trigger
+  cwsync_connectwise_backfill``.
 
 Credentials: dlt reads them at task run time from the Airflow Variable
 ``dlt_secrets_toml`` (the content of a ``secrets.toml``). Nothing is resolved at parse
@@ -35,8 +47,10 @@ from pipelines import orchestrate  # noqa: E402
 try:  # Airflow 3
     from airflow.providers.standard.operators.python import PythonOperator
     from airflow.sdk import DAG
+    from airflow.sdk.exceptions import AirflowSkipException
 except ImportError:  # pragma: no cover - Airflow 2
     from airflow import DAG  # type: ignore[no-redef]
+    from airflow.exceptions import AirflowSkipException  # type: ignore[no-redef]
     from airflow.operators.python import PythonOperator  # type: ignore[no-redef]
 
 SETTINGS = orchestrate.Settings.from_env()
@@ -49,27 +63,40 @@ DEFAULT_ARGS = {
 }
 
 
-def _group_tasks(deletes: str) -> None:
+def sweep_or_skip(group: orchestrate.Group, settings: orchestrate.Settings) -> dict:
+    """The ``<group>_deletes`` task: the group's due delete sweeps, skipped when none is."""
+    result = orchestrate.sweep_group(group, settings=settings)
+    if not result["swept"] and not result["baselines"]:
+        raise AirflowSkipException(f"no delete sweep of {group.name} is due")
+    return result
+
+
+def _group_tasks() -> None:
     group_tasks = PipelineTasksGroup(
         "cwsync", use_data_folder=False, wipe_local_data=True, use_task_logger=True
     )
     with group_tasks:
-        tasks = [
-            PythonOperator(
+        syncs = []
+        for group in SETTINGS.groups():
+            sync = PythonOperator(
                 task_id=group.name,
                 python_callable=functools.partial(
-                    orchestrate.sync_group, group, deletes=deletes, settings=SETTINGS
+                    orchestrate.sync_group, group, deletes="off", settings=SETTINGS
                 ),
             )
-            for group in SETTINGS.groups()
-        ]
-    if len(tasks) > 1:
-        tasks[0] >> tasks[1:]
+            sweep = PythonOperator(
+                task_id=f"{group.name}_deletes",
+                python_callable=functools.partial(sweep_or_skip, group, SETTINGS),
+            )
+            sync >> sweep  # after the sync, in the same run: never beside it
+            syncs.append(sync)
+    if len(syncs) > 1:
+        syncs[0] >> syncs[1:]
 
 
 with DAG(
     dag_id="cwsync_connectwise",
-    description="ConnectWise Manage -> warehouse, incremental, one task per endpoint group",
+    description="ConnectWise Manage -> warehouse: per endpoint group, sync then due delete sweeps",
     schedule=SETTINGS.schedule,
     start_date=START,
     catchup=False,
@@ -77,7 +104,7 @@ with DAG(
     default_args=DEFAULT_ARGS,
     tags=["cwsync", "connectwise"],
 ) as incremental_dag:
-    _group_tasks(deletes="auto")
+    _group_tasks()
 
 
 with DAG(

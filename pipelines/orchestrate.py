@@ -1,4 +1,5 @@
-"""What each Airflow task runs, without Airflow: sync a group, plan and load a backfill.
+"""What each Airflow task runs, without Airflow: sync a group, sweep its deletes, plan
+and load a backfill.
 
 The DAG module (``dags/connectwise_dag.py``) only wires these functions into tasks; they
 take and return plain values (the backfill plan travels between tasks as XCom) and read
@@ -30,7 +31,7 @@ from sources.connectwise.settings import BY_TABLE, DATASET_NAME
 
 from .plan import BIG_TABLES, Group, Slice, backfill_slices, endpoint_groups
 from .reconcile import verify_counts
-from .sync import RunSummary, make_pipeline, run_sync
+from .sync import RunSummary, make_pipeline, record, run_deletes, run_sync
 
 log = logging.getLogger("cwsync.orchestrate")
 T = TypeVar("T")
@@ -48,8 +49,7 @@ class Settings:
     dataset: str = DATASET_NAME  # CWSYNC_DATASET [connectwise]
     duckdb_file: str = "cwsync.duckdb"  # CWSYNC_DUCKDB_FILE [$AIRFLOW_HOME/cwsync.duckdb]
     tables: tuple[str, ...] = ()  # CWSYNC_TABLES [all]
-    schedule: str = "@hourly"  # CWSYNC_SCHEDULE
-    deletes_schedule: str = "@daily"  # CWSYNC_DELETES_SCHEDULE
+    schedule: str = "@hourly"  # CWSYNC_SCHEDULE (delete sweeps: deletes_every_hours)
     backfill_tables: tuple[str, ...] = BIG_TABLES  # CWSYNC_BACKFILL_TABLES
     backfill_parts: int = 4  # CWSYNC_BACKFILL_PARTS
     backfill_min_rows: int = 10_000  # CWSYNC_BACKFILL_MIN_ROWS: fewer rows per part -> fewer parts
@@ -66,7 +66,6 @@ class Settings:
             duckdb_file=env.get("CWSYNC_DUCKDB_FILE") or os.path.join(home, "cwsync.duckdb"),
             tables=_csv(env.get("CWSYNC_TABLES")),
             schedule=env.get("CWSYNC_SCHEDULE") or "@hourly",
-            deletes_schedule=env.get("CWSYNC_DELETES_SCHEDULE") or "@daily",
             backfill_tables=_csv(env.get("CWSYNC_BACKFILL_TABLES")) or BIG_TABLES,
             backfill_parts=int(env.get("CWSYNC_BACKFILL_PARTS") or 4),
             backfill_min_rows=int(env.get("CWSYNC_BACKFILL_MIN_ROWS") or 10_000),
@@ -121,12 +120,15 @@ def _report(name: str, summary: RunSummary) -> dict[str, Any]:
         "mismatches": {c.table: c.diff for c in summary.mismatches},
         "deleted": sum(s.marked for s in summary.deletes),
         "refused": [s.refused for s in summary.deletes if s.refused],
+        "swept": [s.table for s in summary.deletes],
+        "baselines": list(summary.baselines),
     }
 
 
 def sync_group(group: Group, *, deletes: str = "off", settings: Settings | None = None) -> dict:
     """One incremental run of a group (its own pipeline and schema), with the count check
-    and a ``_cwsync_runs`` row; ``deletes="now"`` also sweeps every table of the group."""
+    and a ``_cwsync_runs`` row; no delete sweep unless ``deletes`` (``auto``: the tables
+    that are due, ``now``: all) asks for one (the DAG sweeps in :func:`sweep_group`)."""
     settings = settings or Settings.from_env()
     pipeline = settings.pipeline(group.pipeline_name)
     summary = with_load_retries(
@@ -135,6 +137,27 @@ def sync_group(group: Group, *, deletes: str = "off", settings: Settings | None 
             pipeline, tables=list(group.tables), deletes=deletes, schema_name=schema_name(group)
         ),
     )
+    return _report(group.pipeline_name, summary)
+
+
+def sweep_group(group: Group, *, now: bool = False, settings: Settings | None = None) -> dict:
+    """The delete sweep of a group's tables that are due (``deletes_every_hours``, see
+    :func:`pipelines.sync.sweep_due`; ``now``: all), without an incremental extract: the
+    DAG's ``<group>_deletes`` task, after the group's sync in the same run. Tables swept
+    for the first time get a baseline record instead. The sweeps go to ``_cwsync_deletes``
+    and ``_cwsync_runs`` (that load retried like a sync's). The result's ``swept`` and
+    ``baselines`` are both empty when nothing was due (the task is then skipped)."""
+    settings = settings or Settings.from_env()
+    pipeline = settings.pipeline(group.pipeline_name)
+    summary = run_deletes(
+        pipeline, tables=list(group.tables), now=now, record_run=False,
+        schema_name=schema_name(group),
+    )  # fmt: skip
+    if summary.deletes or summary.baselines:
+        with_load_retries(settings.load_attempts, lambda: record(pipeline, summary))
+    for sweep in summary.deletes:
+        if sweep.refused:
+            log.warning("%s: %s", group.pipeline_name, sweep.refused)
     return _report(group.pipeline_name, summary)
 
 

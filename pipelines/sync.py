@@ -61,6 +61,8 @@ class RunSummary:
     views: list[str] = field(default_factory=list)  # BI views refreshed after the load
     views_error: str | None = None  # why the views could not be refreshed
     tables: list[str] = field(default_factory=list)  # the tables this run synced
+    started_at: datetime | None = None
+    baselines: list[str] = field(default_factory=list)  # first sweep records: nothing swept
 
     @property
     def mismatches(self) -> list[CountCheck]:
@@ -77,19 +79,28 @@ class RunSummary:
 
     def lines(self) -> list[str]:
         changed = self.changed
-        extra = self.requests - self.sync_requests if self.sync_requests else 0
-        checks = f" + {extra:,} to check counts and deletes" if extra else ""
-        out = [
-            f"{len(changed)} tables changed, {sum(changed.values()):,} rows "
-            f"({self.records:,} records read in {self.sync_requests or self.requests:,} requests"
-            f"{checks}, {self.retries:,} retries, {self.seconds:.1f}s)"
-        ]
+        sweep_only = not self.tables  # run_deletes: no table synced
+        if sweep_only:
+            out = [
+                f"delete sweep of {len(self.deletes)} tables ({self.requests:,} requests, "
+                f"{self.retries:,} retries, {self.seconds:.1f}s)"
+            ]
+            if self.baselines:
+                out.append(f"deletes: first sweep record (no sweep): {', '.join(self.baselines)}")
+        else:
+            extra = self.requests - self.sync_requests if self.sync_requests else 0
+            checks = f" + {extra:,} to check counts and deletes" if extra else ""
+            out = [
+                f"{len(changed)} tables changed, {sum(changed.values()):,} rows "
+                f"({self.records:,} records read in {self.sync_requests or self.requests:,} "
+                f"requests{checks}, {self.retries:,} retries, {self.seconds:.1f}s)"
+            ]
         width = max((len(t) for t in changed), default=0)
         out += [f"  {t:<{width}}  {n:>9,}" for t, n in changed.items()]
         for sweep in self.deletes:
             if sweep.refused:
                 out.append(f"deletes: {sweep.refused}")
-            elif sweep.marked or sweep.unmarked:
+            elif sweep.marked or sweep.unmarked or sweep_only:
                 out.append(
                     f"deletes: {sweep.table}: {sweep.marked:,} rows gone"
                     f" (+{sweep.children:,} per-parent rows), {sweep.unmarked:,} back"
@@ -207,42 +218,24 @@ def run_sync(
     """Sync the tenant (configured through dlt, or ``client``) into ``pipeline``.
 
     After the load: the delete sweep for the tables that are due (``deletes``: ``auto`` =
-    per the schedule, ``now`` = every synced table, ``off``), the count check
-    (``verify``), one row in ``_cwsync_runs`` (``record_run``) and the BI views
-    (``views``, see :mod:`pipelines.views`). ``stats`` counts the run's requests (its
-    ``observer`` sees each one: the progress display). ``schema_name`` runs the source
-    under another schema (and state) name than ``connectwise``: pipelines that load parts
-    of the tenant into one dataset in parallel each keep their own.
+    per the schedule, ``now`` = every synced table, ``off``; :func:`run_deletes` runs it
+    alone), the count check (``verify``), one row in ``_cwsync_runs`` (``record_run``) and
+    the BI views (``views``, see :mod:`pipelines.views`). ``stats`` counts the run's
+    requests (its ``observer`` sees each one: the progress display). ``schema_name`` runs
+    the source under another schema (and state) name than ``connectwise``: pipelines that
+    load parts of the tenant into one dataset in parallel each keep their own.
     """
     if deletes not in ("auto", "now", "off"):
         raise ValueError("deletes must be auto, now or off")
-    register_from_config()  # extra_endpoints declared in configuration
-    if tables is None:
-        tables = default_tables()  # every endpoint not in disabled_tables
     started_at = datetime.now(timezone.utc)
     started = time.perf_counter()
     kwargs: dict[str, Any] = dict(source_args)
     if start_date:
         kwargs["start_date"] = start_date
-    filters = table_conditions(
-        kwargs.get("conditions") or dlt.config.get("sources.connectwise.conditions", dict)
-    )
-    if stats is None:
-        stats = client.stats if client is not None else RequestStats()
-    elif client is not None:
-        client.stats = stats
+    source, stats, filters = _prepare_source(tables, client, stats, schema_name, kwargs)
     before = (stats.requests, stats.retries, stats.records)
-    source = connectwise_source(tables=tables, client=client, stats=stats, **kwargs)
-    if schema_name and schema_name != source.name:
-        source = source.clone(with_name=schema_name)
     selected = list(source.resources.keys())
-    recover_interrupted(pipeline)
-    if pipeline.has_pending_data:
-        # a package left by an interrupted or failed run: dlt's run() would load it and
-        # return without extracting anything new, so finish it first, then sync
-        log.warning("finishing the load left by an interrupted run first")
-        pipeline.normalize()
-        pipeline.load()
+    finish_pending(pipeline)
     if full_refresh and views:
         drop_views(pipeline)  # Postgres will not drop tables that views depend on
     info = pipeline.run(
@@ -263,26 +256,23 @@ def run_sync(
         load_info=info,
         unchanged=frozenset(source_state.get("replaced_unchanged") or ()),
         tables=selected,
+        started_at=started_at,
     )
     api = client or stats.client
     if api is None:  # pragma: no cover - the source always registers its client
         return summary
-    sweeps: list[DeleteSweep] = []
-    baselines: list[str] = []
     if deletes != "off":
-        due, baselines = _deletes_due(pipeline, selected, now=deletes == "now")
-        if due:
-            sweeps = sweep_deletes(
-                pipeline,
-                api,
-                due,
-                hard=hard_deletes,
-                max_share=max_delete_share,
-                force=force_deletes,
-                at=started_at,
-                filters=filters,
-            )
-    summary.deletes = sweeps
+        summary.deletes, summary.baselines = sweep_due(
+            pipeline,
+            api,
+            selected,
+            now=deletes == "now",
+            hard=hard_deletes,
+            force=force_deletes,
+            max_share=max_delete_share,
+            at=started_at,
+            filters=filters,
+        )
     if verify:
         bound = start_date or dlt.config.get("sources.connectwise.start_date", str)
         summary.counts = verify_counts(pipeline, api, selected, start_date=bound, filters=filters)
@@ -290,10 +280,118 @@ def run_sync(
     summary.sync_requests = summary.requests
     summary.requests = stats.requests - before[0]
     if record_run:
-        record(pipeline, summary, started_at, sweeps, baselines)
+        record(pipeline, summary)
     if views:
         refresh_views(pipeline, summary)
     return summary
+
+
+def run_deletes(
+    pipeline: dlt.Pipeline,
+    *,
+    tables: Sequence[str] | None = None,
+    now: bool = False,
+    client: ConnectWiseClient | None = None,
+    hard_deletes: bool = False,
+    force_deletes: bool = False,
+    max_delete_share: float = 0.10,
+    record_run: bool = True,
+    stats: RequestStats | None = None,
+    schema_name: str | None = None,
+    **source_args: Any,
+) -> RunSummary:
+    """Only the delete sweep, without an incremental extract: of the ``tables`` that are
+    due (``now``: all of them), as :func:`run_sync` runs it after a load, with the client
+    configured as for a sync. A pipeline without local state first takes its state and
+    schema from the destination. The summary's ``tables`` (those synced) is empty;
+    ``record_run`` logs it like a run (``_cwsync_runs``, ``_cwsync_deletes``)."""
+    started_at = datetime.now(timezone.utc)
+    started = time.perf_counter()
+    source, stats, filters = _prepare_source(tables, client, stats, schema_name, source_args)
+    before = (stats.requests, stats.retries, stats.records)
+    selected = list(source.resources.keys())
+    finish_pending(pipeline)
+    pipeline.sync_destination()  # the state and schema the last run left in the destination
+    api = client or stats.client
+    summary = RunSummary(rows={}, requests=0, retries=0, records=0, seconds=0.0)
+    summary.started_at = started_at
+    if api is not None:
+        summary.deletes, summary.baselines = sweep_due(
+            pipeline,
+            api,
+            selected,
+            now=now,
+            hard=hard_deletes,
+            force=force_deletes,
+            max_share=max_delete_share,
+            at=started_at,
+            filters=filters,
+        )
+    summary.requests = stats.requests - before[0]
+    summary.retries = stats.retries - before[1]
+    summary.records = stats.records - before[2]
+    summary.seconds = time.perf_counter() - started
+    if record_run and (summary.deletes or summary.baselines):
+        record(pipeline, summary)
+    return summary
+
+
+def _prepare_source(
+    tables: Sequence[str] | None,
+    client: ConnectWiseClient | None,
+    stats: RequestStats | None,
+    schema_name: str | None,
+    kwargs: dict[str, Any],
+) -> tuple[Any, RequestStats, dict[str, str]]:
+    """The source for ``tables`` (under ``schema_name``), the request counters its client
+    updates (``stats.client`` is that client) and the tables' user filters."""
+    register_from_config()  # extra_endpoints declared in configuration
+    if tables is None:
+        tables = default_tables()  # every endpoint not in disabled_tables
+    filters = table_conditions(
+        kwargs.get("conditions") or dlt.config.get("sources.connectwise.conditions", dict)
+    )
+    if stats is None:
+        stats = client.stats if client is not None else RequestStats()
+    elif client is not None:
+        client.stats = stats
+    source = connectwise_source(tables=tables, client=client, stats=stats, **kwargs)
+    if schema_name and schema_name != source.name:
+        source = source.clone(with_name=schema_name)
+    return source, stats, filters
+
+
+def finish_pending(pipeline: dlt.Pipeline) -> None:
+    """Load what an interrupted or failed run left: dlt's ``run()`` would load it and
+    return without extracting anything new."""
+    recover_interrupted(pipeline)
+    if pipeline.has_pending_data:
+        log.warning("finishing the load left by an interrupted run first")
+        pipeline.normalize()
+        pipeline.load()
+
+
+def sweep_due(
+    pipeline: dlt.Pipeline,
+    api: ConnectWiseClient,
+    tables: Sequence[str],
+    *,
+    now: bool = False,
+    hard: bool = False,
+    force: bool = False,
+    max_share: float = 0.10,
+    at: datetime | None = None,
+    filters: dict[str, str] | None = None,
+) -> tuple[list[DeleteSweep], list[str]]:
+    """The delete sweep of those ``tables`` that are due (``now``: every one): (sweeps,
+    tables seen for the first time, whose load is the baseline and needs no sweep)."""
+    due, baselines = _deletes_due(pipeline, tables, now=now)
+    if not due:
+        return [], baselines
+    sweeps = sweep_deletes(
+        pipeline, api, due, hard=hard, max_share=max_share, force=force, at=at, filters=filters
+    )
+    return sweeps, baselines
 
 
 def refresh_views(pipeline: dlt.Pipeline, summary: RunSummary) -> None:
@@ -313,6 +411,21 @@ def deletes_schedule() -> tuple[float, dict[str, float]]:
     return (24.0 if default is None else float(default)), {
         str(k): float(v) for k, v in (overrides or {}).items()
     }
+
+
+# A sweep is due a little before its interval is over: the runs that check it start a few
+# seconds or minutes earlier or later from one time to the next (a faster sync before
+# them, a busy scheduler); without the slack a daily sweep checked by hourly runs would
+# slip to every 25 hours whenever a run starts a moment early.
+SWEEP_SLACK_SECONDS = 600.0
+SWEEP_SLACK_SHARE = 0.1  # of the interval, when that is less than SWEEP_SLACK_SECONDS
+
+
+def sweep_interval_over(elapsed_seconds: float, every_hours: float) -> bool:
+    """Whether a sweep ``elapsed_seconds`` ago is old enough for one every ``every_hours``."""
+    interval = every_hours * 3600
+    slack = min(SWEEP_SLACK_SECONDS, SWEEP_SLACK_SHARE * interval)
+    return elapsed_seconds >= interval - slack
 
 
 def _last_sweeps(pipeline: dlt.Pipeline) -> dict[str, datetime]:
@@ -352,19 +465,17 @@ def _deletes_due(
             continue
         if table not in last:
             baselines.append(table)  # just backfilled: complete as of now
-        elif (current - last[table]).total_seconds() >= every * 3600:
+        elif sweep_interval_over((current - last[table]).total_seconds(), every):
             due.append(table)
     return due, baselines
 
 
-def record(
-    pipeline: dlt.Pipeline,
-    summary: RunSummary,
-    started_at: datetime,
-    sweeps: Sequence[DeleteSweep],
-    baselines: Sequence[str],
-) -> None:
-    """Append this run to ``_cwsync_runs`` (and its sweeps to ``_cwsync_deletes``)."""
+def record(pipeline: dlt.Pipeline, summary: RunSummary) -> None:
+    """Append this run to ``_cwsync_runs`` (and its sweeps and baselines to
+    ``_cwsync_deletes``); a sweep on its own that swept nothing (only first records of
+    tables: baselines) is no run."""
+    started_at = summary.started_at or datetime.now(timezone.utc)
+    sweeps, baselines = summary.deletes, summary.baselines
     finished = datetime.now(timezone.utc)
     load_id = (
         summary.load_info.loads_ids[0]
@@ -415,17 +526,19 @@ def record(
         }
         for t in baselines
     ]
-    resources = [
-        dlt.resource(
-            [run_row],
-            name="_cwsync_runs",
-            write_disposition="append",
-            columns={
-                "started_at": {"data_type": "timestamp"},
-                "finished_at": {"data_type": "timestamp"},
-            },
+    resources = []
+    if summary.tables or sweeps:
+        resources.append(
+            dlt.resource(
+                [run_row],
+                name="_cwsync_runs",
+                write_disposition="append",
+                columns={
+                    "started_at": {"data_type": "timestamp"},
+                    "finished_at": {"data_type": "timestamp"},
+                },
+            )
         )
-    ]
     if sweep_rows:
         resources.append(
             dlt.resource(
@@ -439,4 +552,5 @@ def record(
                 },
             )
         )
-    pipeline.run(resources, schema=source_schema(pipeline))
+    if resources:
+        pipeline.run(resources, schema=source_schema(pipeline))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cwsync.sandbox import Sandbox
-from pipelines.sync import run_sync
+from pipelines.sync import run_sync, sweep_interval_over
 
 from .conftest import duckdb_pipeline, duckdb_rows, source_args
 
@@ -133,6 +133,16 @@ def test_deletes_follow_the_schedule(tmp_path, monkeypatch) -> None:
         assert second.deletes[0].marked == 1
         third = run_sync(pipeline, tables=TABLES, **source_args(sb))
         assert third.deletes == []  # swept moments ago
+
+
+def test_a_sweep_is_due_a_little_before_its_interval_is_over() -> None:
+    # runs that check start a little earlier or later each time: a daily sweep checked
+    # hourly stays daily instead of slipping an hour whenever a run starts early
+    assert sweep_interval_over(24 * 3600 - 300, 24)
+    assert not sweep_interval_over(24 * 3600 - 900, 24)  # the slack is 10 minutes at most
+    assert sweep_interval_over(3600 - 300, 1)  # and a tenth of a shorter interval
+    assert not sweep_interval_over(3600 - 420, 1)
+    assert not sweep_interval_over(0, 0.001) and sweep_interval_over(3.3, 0.001)
 
 
 def _snapshot(pipeline, tables) -> dict[str, list[tuple]]:

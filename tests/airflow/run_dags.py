@@ -36,7 +36,7 @@ def main() -> None:
                 "state": str(run.state),
                 "ok": run.state == DagRunState.SUCCESS,
                 "seconds": round(time.perf_counter() - started, 2),
-                "tasks": {ti.task_id: str(ti.state) for ti in tis},
+                "tasks": {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in tis},
             }
         )
     print("CWSYNC-REPORT " + json.dumps(report))
