@@ -224,11 +224,13 @@ def run_cwsync(args: argparse.Namespace, tables: list[str]) -> dict:
 def run_limit(args: argparse.Namespace, tables: list[str]) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
+    from pipelines.memory import tune_process_memory
     from sources.connectwise.client import ConnectWiseClient
     from sources.connectwise.paginator import split_pages
     from sources.connectwise.settings import PAGE_SIZE
     from sources.connectwise.throttle import DEFAULT_MAX_IN_FLIGHT, RequestBudget
 
+    tune_process_memory()  # the allocator settings every sync runs with
     endpoints = _endpoints(tables)
     # the source's budget: DEFAULT_MAX_IN_FLIGHT requests in flight (its max_in_flight
     # default), the same start-rate cap the cwsync contender runs with (0 = none), and

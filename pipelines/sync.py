@@ -27,6 +27,7 @@ from sources.connectwise.client import ConnectWiseClient, RequestStats
 from sources.connectwise.settings import BY_TABLE, DATASET_NAME
 
 from .endpoints import default_tables, register_from_config
+from .memory import tune_process_memory
 from .reconcile import (
     CountCheck,
     DeleteSweep,
@@ -40,6 +41,7 @@ from .views import build_views, drop_views
 
 PIPELINE_NAME = "cwsync"
 DUCKDB_MEMORY_LIMIT = "256MB"
+DUCKDB_LOAD_WORKERS = 4
 log = logging.getLogger("cwsync.pipeline")
 
 
@@ -143,6 +145,9 @@ def make_pipeline(
         from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
         credentials = DuckDbCredentials(duckdb_path)
+        # 4 load jobs at a time, not dlt's 20: as fast on DuckDB (it parallelizes each
+        # INSERT itself) and ~60 MB less resident memory at the medium tenant's load
+        os.environ.setdefault("LOAD__WORKERS", str(DUCKDB_LOAD_WORKERS))
         if duckdb_memory_limit:
             # DuckDB takes up to 80% of RAM by default while merging; capped, it spills to
             # disk and a medium tenant's load peaks at ~835 MB RSS instead of ~1.3 GB
@@ -227,6 +232,7 @@ def run_sync(
     """
     if deletes not in ("auto", "now", "off"):
         raise ValueError("deletes must be auto, now or off")
+    tune_process_memory()  # before the sync starts its threads
     started_at = datetime.now(timezone.utc)
     started = time.perf_counter()
     kwargs: dict[str, Any] = dict(source_args)

@@ -188,3 +188,29 @@ def test_paginators_keep_every_parameter_and_stop(sandbox: Sandbox) -> None:
     assert [r.query.get("page") for r in requests] == [str(i) for i in range(1, len(requests) + 1)]
     assert all(r.query.get("conditions") == conditions for r in requests)
     assert [r["id"] for r in nav] == [r["id"] for r in fwd]
+
+
+def test_a_page_decodes_its_body_on_first_use_and_refetches_a_bad_one() -> None:
+    from sources.connectwise.client import Page
+    from sources.connectwise.errors import ApiRequestError
+
+    counted: list[int] = []
+    page = Page(body=b'[{"id": 1}, {"id": 2}]', what="service/tickets", on_decode=counted.append)
+    assert counted == []  # nothing decoded (or counted) until a reader needs the records
+    assert [r["id"] for r in page.records] == [1, 2] and counted == [2]
+    assert page.records is page.records and counted == [2]  # decoded and counted once
+    # looked like a list when it arrived, is not JSON: fetched again once
+    fetched: list[int] = []
+
+    def refetch() -> bytes:
+        fetched.append(1)
+        return b'[{"id": 3}]'
+
+    bad = Page(body=b'[{"id": 1}, oops]', what="service/tickets", refetch=refetch)
+    assert [r["id"] for r in bad.records] == [3] and fetched == [1]
+    # and never a silently short page: still bad after the refetch -> a clear error
+    worse = Page(body=b"[oops]", what="service/tickets", refetch=lambda: b"[still oops]")
+    with pytest.raises(ApiRequestError, match="not JSON"):
+        _ = worse.records
+    with pytest.raises(ApiRequestError, match="expected a JSON list"):
+        _ = Page(body=b'{"id": 1}', what="service/tickets").records

@@ -135,3 +135,25 @@ def test_many_split_tables_at_once_never_stall(tmp_path) -> None:
                 pipeline, f"SELECT count(*), count(DISTINCT id) FROM connectwise.{table}"
             )
             assert rows == [(sb.count(path), sb.count(path))], table
+
+
+def test_a_transform_runs_where_the_page_was_fetched_and_only_its_result_is_kept(
+    sandbox,
+) -> None:
+    """``transform`` turns each page into what the reader keeps (the source: Arrow tables)
+    in the thread that fetched it, range walkers included; the result is the same walk."""
+    api = sandbox_client(sandbox)
+    path = "time/entries"
+    threads: set[str] = set()
+
+    def ids_of(page) -> list[int]:
+        threads.add(threading.current_thread().name)
+        return [r["id"] for r in page.records]
+
+    walked = [i for ids in split_pages(api, path, {}, split=3, page_size=50, transform=ids_of)
+              for i in ids]  # fmt: skip
+    assert sorted(walked) == _ids(forward_only_pages(api, path, {}, page_size=50))
+    assert len(walked) == len(set(walked))
+    assert any(name.startswith("cw-range") for name in threads)  # ranges: in the walkers
+    short = list(forward_only_pages(api, "service/boards", {}, transform=lambda p: len(p.records)))
+    assert short == [len(_ids(forward_only_pages(api, "service/boards", {})))]

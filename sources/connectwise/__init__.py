@@ -17,6 +17,7 @@ Configuration comes from the ``sources.connectwise`` section (see ``.dlt/``).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,7 +26,7 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from .client import ConnectWiseClient, RequestStats
+from .client import ConnectWiseClient, Page, RequestStats
 from .conditions import all_of, to_utc_iso, updated_since
 from .errors import ConfigurationError
 from .normalize import CUSTOM_FIELD_TYPES, LIST_INDEX, TIMESTAMP, PageNormalizer
@@ -338,7 +339,29 @@ def _incremental_resource(
         since = updated_since(cursor, endpoint.cursor) if cursor and advance else None
         conditions = all_of(user_filter, since)
         params = {"conditions": conditions} if conditions else {}
-        for page in pages(
+        lock = threading.Lock()
+
+        def tables_of(page: Page) -> dict[str, Any]:
+            # Runs in the thread that fetched the page (range walkers too): the page is
+            # decoded, filtered and turned into Arrow at once, under the table's lock, so
+            # at most one decoded page per table is alive; queues hold Arrow tables.
+            with lock:
+                if mark.sweep_started is None:
+                    mark.saw_response(page.headers.get("Date"))
+                    boundary.start_window(mark.window_start())
+                records = []
+                for record in page.records:
+                    if not isinstance(record, dict):
+                        continue
+                    info = record.get("_info")
+                    last_updated = info.get("lastUpdated") if isinstance(info, dict) else None
+                    mark.saw(last_updated)
+                    if boundary.already_loaded(record, last_updated):
+                        continue
+                    records.append(record)
+                return normalizer.tables(records) if records else {}
+
+        for tables in pages(
             client,
             endpoint.path,
             params,
@@ -346,22 +369,11 @@ def _incremental_resource(
             page_size=page_size,
             api_version=version,
             split=split,
+            transform=tables_of,
         ):
-            if mark.sweep_started is None:
-                mark.saw_response(page.headers.get("Date"))
-                boundary.start_window(mark.window_start())
-            records = []
-            for record in page.records:
-                if not isinstance(record, dict):
-                    continue
-                info = record.get("_info")
-                last_updated = info.get("lastUpdated") if isinstance(info, dict) else None
-                mark.saw(last_updated)
-                if boundary.already_loaded(record, last_updated):
-                    continue
-                records.append(record)
-            if records:
-                yield from _items(normalizer.tables(records), endpoint, disposition)
+            if tables:
+                yield from _items(tables, endpoint, disposition)
+            del tables
         next_cursor = mark.next_cursor()
         if next_cursor is not None and advance:
             state.setdefault("incremental", {})[CURSOR_PATH] = {

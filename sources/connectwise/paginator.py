@@ -25,7 +25,7 @@ from __future__ import annotations
 import queue
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -35,6 +35,8 @@ from .errors import ApiRequestError
 
 MAX_PAGE_SIZE = 1000
 SPLIT_AFTER_PAGES = 3  # full pages walked in one range before splitting the rest
+# what a reader makes of a page in the fetching thread (e.g. its Arrow tables)
+Transform = Callable[[Page], Any]
 _NEXT = re.compile(r'<[^>]*>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 
@@ -45,6 +47,16 @@ def _base(params: Mapping[str, Any] | None, page_size: int) -> dict[str, Any]:
     return base
 
 
+def _apply(page: Page, transform: Transform | None) -> tuple[Any, int, Any, Any]:
+    """(the page or what ``transform`` made of it, record count, first id, last id); the
+    caller drops the page after this, so only the transformed item stays alive."""
+    item = transform(page) if transform is not None else page
+    records = page.records
+    if not records:
+        return item, 0, None, None
+    return item, len(records), records[0].get("id"), records[-1].get("id")
+
+
 def forward_only_pages(
     client: ConnectWiseClient,
     path: str,
@@ -53,9 +65,14 @@ def forward_only_pages(
     page_size: int = MAX_PAGE_SIZE,
     api_version: str | None = None,
     after: int | None = None,
-) -> Iterator[Page]:
+    transform: Transform | None = None,
+    seen: dict[str, Any] | None = None,
+) -> Iterator[Any]:
     """Yield every page of ``path`` with forward-only paging, keeping ``params`` on
-    every request; ``after`` starts the walk past that id."""
+    every request; ``after`` starts the walk past that id. With ``transform``, each page
+    is turned into ``transform(page)`` in the thread that fetched it and only that is
+    yielded (the decoded page is not kept while the walk waits). ``seen`` gets the ids
+    of the first record of the walk and the last one so far."""
     base = _base(params, page_size)
     base.pop("orderBy", None)  # forward-only is always ordered by id
     page_id: int | None = after
@@ -63,11 +80,18 @@ def forward_only_pages(
         query = dict(base)
         if page_id is not None:
             query["pageId"] = page_id
-        page = client.get_page(path, query, forward_only=True, api_version=api_version)
-        yield page
-        if len(page.records) < page_size:
+        item, count, first, last = _apply(
+            client.get_page(path, query, forward_only=True, api_version=api_version), transform
+        )
+        if seen is not None:
+            seen["count"] = count
+            if count:
+                seen.setdefault("first", first)
+                seen["last"] = last
+        yield item
+        del item
+        if count < page_size:
             return
-        last = page.records[-1].get("id")
         if not isinstance(last, int) or (page_id is not None and last <= page_id):
             raise ApiRequestError(f"/{path}: forward-only paging did not advance past id {page_id}")
         page_id = last
@@ -80,15 +104,21 @@ def navigable_pages(
     *,
     page_size: int = MAX_PAGE_SIZE,
     api_version: str | None = None,
-) -> Iterator[Page]:
-    """Yield every page of ``path`` with ``page``/``pageSize`` paging."""
+    transform: Transform | None = None,
+) -> Iterator[Any]:
+    """Yield every page of ``path`` with ``page``/``pageSize`` paging (``transform``: as
+    for :func:`forward_only_pages`)."""
     base = _base(params, page_size)
     base.setdefault("orderBy", "id asc")
     number = 1
     while True:
         page = client.get_page(path, {**base, "page": number}, api_version=api_version)
-        yield page
-        if len(page.records) < page_size or not _NEXT.search(page.headers.get("Link") or ""):
+        more = bool(_NEXT.search(page.headers.get("Link") or ""))
+        item, count, _, _ = _apply(page, transform)
+        del page
+        yield item
+        del item
+        if count < page_size or not more:
             return
         number += 1
 
@@ -101,24 +131,27 @@ def split_pages(
     split: int = 4,
     page_size: int = MAX_PAGE_SIZE,
     api_version: str | None = None,
-) -> Iterator[Page]:
+    transform: Transform | None = None,
+) -> Iterator[Any]:
     """Every page of ``path``, forward-only, the tail of a big collection walked as up to
-    ``split`` id ranges at once (see the module docstring)."""
+    ``split`` id ranges at once (see the module docstring; ``transform``: as for
+    :func:`forward_only_pages`)."""
     walked = 0
-    first_id: int | None = None
-    last_id: int | None = None
-    for page in forward_only_pages(
-        client, path, params, page_size=page_size, api_version=api_version
-    ):
-        yield page
-        if len(page.records) < page_size:
+    seen: dict[str, Any] = {}
+    for item in forward_only_pages(
+        client, path, params, page_size=page_size, api_version=api_version,
+        transform=transform, seen=seen,
+    ):  # fmt: skip
+        yield item
+        del item
+        if seen["count"] < page_size:
             return
-        if first_id is None:
-            first_id = page.records[0].get("id")
-        last_id = page.records[-1].get("id")
         walked += 1
         if walked >= SPLIT_AFTER_PAGES:
             break
+    else:  # pragma: no cover - a walk of full pages only ends by the break above
+        return
+    first_id, last_id = seen.get("first"), seen.get("last")
     assert isinstance(first_id, int) and isinstance(last_id, int)
     conditions = (params or {}).get("conditions")
     top_page = client.get_page(
@@ -148,10 +181,11 @@ def split_pages(
     ]
     if len(walks) == 1:
         yield from forward_only_pages(
-            client, path, params, page_size=page_size, api_version=api_version, after=last_id
-        )
+            client, path, params, page_size=page_size, api_version=api_version, after=last_id,
+            transform=transform,
+        )  # fmt: skip
         return
-    yield from _parallel(client, path, walks, page_size, api_version)
+    yield from _parallel(client, path, walks, page_size, api_version, transform)
 
 
 _DONE = object()
@@ -163,7 +197,8 @@ def _parallel(
     walks: list[tuple[int, dict[str, Any]]],
     page_size: int,
     api_version: str | None,
-) -> Iterator[Page]:
+    transform: Transform | None = None,
+) -> Iterator[Any]:
     """Pages of several forward-only walks, as they arrive; the first error stops all.
 
     Memory: a decoded page is big (~15 MB for 1000 tickets), so pages fetched ahead of
@@ -196,8 +231,9 @@ def _parallel(
 
     def walk(after: int, params: dict[str, Any]) -> None:
         walker = forward_only_pages(
-            client, path, params, page_size=page_size, api_version=api_version, after=after
-        )
+            client, path, params, page_size=page_size, api_version=api_version, after=after,
+            transform=transform,
+        )  # fmt: skip
         try:
             while True:
                 taken = permit()
@@ -258,12 +294,17 @@ def pages(
     page_size: int = MAX_PAGE_SIZE,
     api_version: str | None = None,
     split: int = 1,
-) -> Iterator[Page]:
+    transform: Transform | None = None,
+) -> Iterator[Any]:
     """Every page of ``path``: forward-only (split into ``split`` id ranges walked at once
-    when the collection is big) or navigable."""
+    when the collection is big) or navigable. With ``transform``, each page is yielded as
+    ``transform(page)``, computed in the thread that fetched the page."""
     if forward_only and split > 1:
         return split_pages(
-            client, path, params, split=split, page_size=page_size, api_version=api_version
-        )
+            client, path, params, split=split, page_size=page_size, api_version=api_version,
+            transform=transform,
+        )  # fmt: skip
     walk = forward_only_pages if forward_only else navigable_pages
-    return walk(client, path, params, page_size=page_size, api_version=api_version)
+    return walk(
+        client, path, params, page_size=page_size, api_version=api_version, transform=transform
+    )

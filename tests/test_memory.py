@@ -1,0 +1,45 @@
+"""The process settings every sync runs with (pipelines/memory.py): Arrow on the system
+allocator, glibc arenas capped, memory handed back when a load step starts; what the user
+set in the environment wins. Each case runs in its own interpreter (the settings are
+process-wide). The effect on resident memory is measured in bench/, not here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBE = """
+import json, pyarrow as pa
+from dlt.pipeline import trace
+from pipelines import memory
+memory.tune_process_memory()
+memory.tune_process_memory()  # idempotent
+listeners = [m for m in trace.TRACKING_MODULES if isinstance(m, memory._ReleaseBeforeLoad)]
+calls = []
+memory.release_free_memory = lambda: calls.append(1)
+listeners[0].on_start_trace_step(None, "extract", None)
+listeners[0].on_start_trace_step(None, "load", None)
+print(json.dumps({"pool": pa.default_memory_pool().backend_name,
+                  "listeners": len(listeners), "released": len(calls)}))
+"""
+
+
+def _probe(**env: str) -> dict:
+    clean = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env={**clean, **env},
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_sync_process_uses_the_system_allocator_and_frees_before_loading() -> None:
+    assert _probe() == {"pool": "system", "listeners": 1, "released": 1}
+
+
+def test_the_users_allocator_choice_is_kept() -> None:
+    assert _probe(ARROW_DEFAULT_MEMORY_POOL="mimalloc")["pool"] == "mimalloc"
