@@ -26,6 +26,9 @@ Credentials: dlt reads them at task run time from the Airflow Variable
 ``dlt_secrets_toml`` (the content of a ``secrets.toml``). Nothing is resolved at parse
 time. The tasks are built inside dlt's ``PipelineTasksGroup``, which points dlt at the
 ``dags`` folder for ``.dlt/config.toml`` and gives each task a fresh working folder.
+They are plain ``PythonOperator``s, not ``PipelineTasksGroup.add_run``: ``add_run`` splits
+one pipeline's resources and runs a bare ``pipeline.run``; each task here runs cwsync's
+whole sync step with its own pipeline per endpoint group.
 """
 
 from __future__ import annotations

@@ -196,17 +196,22 @@ class PageNormalizer:
         return out
 
     def _custom_fields(self, name: str, entries: list[tuple[int, Any, list]]) -> pa.Table | None:
-        cols: dict[str, list] = {c: [] for c in CUSTOM_FIELD_TYPES}
-        for _, record_id, fields in entries:
-            for field in fields:
-                if not isinstance(field, Mapping):
-                    continue
-                cols[RECORD_ID].append(record_id)
-                for key, column in _CUSTOM_COLUMNS.items():
-                    cols[column].append(field.get(key))
-                cols["value"].append(custom_field_value(field.get("value")))
-        if not cols[RECORD_ID]:
+        # column by column in comprehensions: ~8 custom fields a record make this loop hot
+        pairs = [
+            (record_id, field)
+            for _, record_id, fields in entries
+            for field in fields
+            if isinstance(field, Mapping)
+        ]
+        if not pairs:
             return None
+        cols: dict[str, list] = {RECORD_ID: [record_id for record_id, _ in pairs]}
+        for key, column in _CUSTOM_COLUMNS.items():
+            cols[column] = [field.get(key) for _, field in pairs]
+        cols["value"] = [
+            v if (v := field.get("value")) is None or type(v) is str else custom_field_value(v)
+            for _, field in pairs
+        ]
         arrays = [_array(values, CUSTOM_FIELD_TYPES[c]) for c, values in cols.items()]
         fields = [
             pa.field(c, a.type, nullable=c != RECORD_ID or a.null_count > 0)
