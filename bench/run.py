@@ -223,6 +223,19 @@ def run_model(
     return results, notes
 
 
+def _versions() -> str:
+    """The versions that decide the figures (a new DuckDB or pyarrow moves them)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for name in ("dlt", "duckdb", "pyarrow", "orjson"):
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} (not installed)")
+    return ", ".join(parts)
+
+
 def render(results: list[Result]) -> list[str]:
     order = {n: i for i, n in enumerate(ALL_CONTENDERS)}
     models = list(dict.fromkeys(r.model for r in results))
@@ -381,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         heading,
         "",
         f"`{command.strip()}` — {tenant}; {server}; cwsync/limit: {DEFAULT_MAX_IN_FLIGHT} "
-        f"requests in flight, {rps}.",
+        f"requests in flight, {rps}; {_versions()}.",
         "",
         *render(results),
         "",

@@ -8,7 +8,7 @@ import pytest
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from sources.connectwise.client import ConnectWiseClient
-from sources.connectwise.normalize import TIMESTAMP, PageNormalizer
+from sources.connectwise.normalize import TIMESTAMP, PageNormalizer, TableBatch
 from sources.connectwise.paginator import pages
 from sources.connectwise.settings import ENDPOINTS
 
@@ -66,7 +66,9 @@ def test_types_flattening_and_lists() -> None:
             "types": [{"id": 5, "name": "A", "_info": {"type_href": "x"}}, None],
             "tags": ["a", "b"],
             "_info": {"lastUpdated": "2024-01-31T09:00:00Z", "updatedBy": "u"},
-            "customFields": [{"id": 7, "caption": "N", "type": "Number", "value": 5}],
+            "customFields": [
+                {"id": 7, "caption": "N", "type": "Number", "value": 5, "connectWiseId": "c"}
+            ],
         },
         {
             "id": 2,
@@ -99,6 +101,17 @@ def test_types_flattening_and_lists() -> None:
         custom = out["t__custom_fields"]
         assert custom.column("value").to_pylist() == ["5", "five"]  # always text
         assert custom.column("record_id").to_pylist() == [1, 2]
+        assert custom.column("id").to_pylist() == [7, 7]
+        assert custom.column("caption").to_pylist() == ["N", "N"]
+        assert custom.column("number_of_decimals").to_pylist() == [None, None]
+        assert custom.schema.field("id").type == pa.int64()
+        assert "connect_wise_id" not in custom.column_names  # not one of its columns
+
+    # a custom field id that is not a number still loads (as text)
+    odd = [{"id": 1, "customFields": [{"id": "x7", "caption": "N", "value": 1}]}]
+    custom = PageNormalizer("t", NAMING).tables(odd)["t__custom_fields"]
+    assert custom.column("id").to_pylist() == ["x7"]
+    assert custom.column("value").to_pylist() == ["1"]
 
 
 def test_a_page_arrow_cannot_type_takes_the_python_walk() -> None:
@@ -117,6 +130,54 @@ def test_a_column_keeps_its_first_type_across_pages() -> None:
     # and a known warehouse type wins over the values
     known = PageNormalizer("t", NAMING, lambda table, column: "text" if column == "n" else None)
     assert known.tables([{"id": 1, "n": 5}])["t"].column("n").to_pylist() == ["5"]
+
+
+def test_a_page_typed_like_the_one_before_loses_nothing(monkeypatch) -> None:
+    """The Arrow path reuses the page before's type when it names every key: keys it has
+    never seen (at any depth), a fraction where it had whole numbers, a value where it
+    had only nulls and text where it had numbers all come out as the Python walk has them."""
+
+    def page(first: int, **changes: object) -> list[dict]:
+        out = []
+        for i in range(first, first + 3):
+            record = {
+                "id": i,
+                "hours": 2,
+                "board": {"id": 3, "name": "Help", "_info": {"board_href": "x"}},
+                "types": [{"id": 5, "name": "A"}],
+                "note": None,
+                "_info": {"lastUpdated": "2024-01-31T09:00:00Z"},
+            }
+            record.update(changes)
+            out.append(record)
+        return out
+
+    pages_ = [
+        page(1),
+        page(4),  # same shape: typed with the type of the page before
+        page(7, extra="new"),  # a key it has never seen
+        page(10, board={"id": 3, "name": "Help", "location": {"id": 9}}),  # a nested one
+        page(13, types=[{"id": 5, "name": "A", "code": "C"}]),  # one in list elements
+        page(16, hours=1.5),  # would be 1 in an integer type
+        page(19, note="written"),  # only nulls before
+        page(22, hours="two"),  # text where it had numbers
+        page(25, id=2**60),  # no exact double
+    ]
+    typed: list[bool] = []
+    real_array = pa.array
+
+    def spy(values, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if values and isinstance(values[0], dict) and "id" in values[0]:
+            typed.append(bool(args) or "type" in kwargs)
+        return real_array(values, *args, **kwargs)
+
+    monkeypatch.setattr(pa, "array", spy)
+    fast = PageNormalizer("t", NAMING)
+    slow = PageNormalizer("t", NAMING)
+    for records in pages_:
+        _same(fast.tables(records), slow._tables_python(records, None))
+    assert typed[:2] == [False, True]  # the second page skipped the type inference
+    assert fast.tables(page(28, extra="again"))["t"].column("extra").to_pylist() == ["again"] * 3
 
 
 def test_emptied_lists_leave_no_rows_behind(tmp_path, fresh_sandbox) -> None:
@@ -163,3 +224,34 @@ def test_record_digest_ignores_links_and_key_order() -> None:
     b = {"name": "n", "board": {"_info": {"board_href": "http://b:2/x"}, "id": 2}, "id": 1}
     assert record_digest(a) == record_digest(b)
     assert record_digest(a) != record_digest({**a, "name": "m"})
+
+
+def test_a_batch_of_pages_is_the_same_rows_in_fewer_items() -> None:
+    """Pages go to dlt in batches of ~5000 main rows: one table per name, a column a page
+    lacked is null in its rows, and pages that cannot be combined come as they were."""
+    normalizer = PageNormalizer("t", NamingConvention().normalize_identifier)
+    pages_ = [
+        normalizer.tables([{"id": 1, "name": "x", "tags": ["a", "b"]}, {"id": 2, "name": None}]),
+        normalizer.tables([{"id": 3, "extra": 1.5, "customFields": [{"id": 7, "value": 5}]}]),
+    ]
+    batch = TableBatch("t")
+    assert not any(batch.add(p) for p in pages_) and batch
+    (combined,) = batch.take()
+    assert not batch and batch.take() == []
+    assert list(combined)[0] == "t"
+    assert combined["t"].to_pylist() == [
+        {"id": 1, "name": "x", "extra": None},
+        {"id": 2, "name": None, "extra": None},
+        {"id": 3, "name": None, "extra": 1.5},
+    ]
+    assert combined["t__tags"].num_rows == 2 and combined["t__custom_fields"].num_rows == 1
+    # full at ROWS main rows
+    big = TableBatch("t")
+    assert big.add({"t": pa.table({"id": list(range(TableBatch.ROWS))})})
+    # a column kept as text on one page: that table comes page by page, nothing lost
+    odd = TableBatch("t")
+    odd.add({"t": pa.table({"id": [1], "n": pa.array([1])}), "t__x": pa.table({"v": [1]})})
+    odd.add({"t": pa.table({"id": [2], "n": pa.array(["two"])})})
+    parts = odd.take()
+    assert [sorted(p) for p in parts] == [["t__x"], ["t"], ["t"]]
+    assert [p["t"].column("n").to_pylist() for p in parts[1:]] == [[1], ["two"]]

@@ -29,7 +29,7 @@ from dlt.sources import DltResource
 from .client import ConnectWiseClient, Page, RequestStats
 from .conditions import all_of, to_utc_iso, updated_since
 from .errors import ConfigurationError
-from .normalize import CUSTOM_FIELD_TYPES, LIST_INDEX, TIMESTAMP, PageNormalizer
+from .normalize import CUSTOM_FIELD_TYPES, LIST_INDEX, TIMESTAMP, PageNormalizer, TableBatch
 from .paginator import MAX_PAGE_SIZE as PAGE_SIZE_MAX
 from .paginator import pages
 from .retry import RetryPolicy
@@ -361,6 +361,7 @@ def _incremental_resource(
                     records.append(record)
                 return normalizer.tables(records) if records else {}
 
+        batch = TableBatch(endpoint.table)
         for tables in pages(
             client,
             endpoint.path,
@@ -371,9 +372,12 @@ def _incremental_resource(
             split=split,
             transform=tables_of,
         ):
-            if tables:
-                yield from _items(tables, endpoint, disposition)
+            if batch.add(tables):
+                for combined in batch.take():
+                    yield from _items(combined, endpoint, disposition)
             del tables
+        for combined in batch.take():
+            yield from _items(combined, endpoint, disposition)
         next_cursor = mark.next_cursor()
         if next_cursor is not None and advance:
             state.setdefault("incremental", {})[CURSOR_PATH] = {
