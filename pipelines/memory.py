@@ -12,8 +12,8 @@ same speed. Before the load, the memory freed by the extract is returned (``mall
 so DuckDB's load starts from there rather than from the extract's high-water mark.
 
 The collector: decoded pages are many small containers without cycles, which with
-CPython's defaults set off young and then full collections all through the sync (25% of
-the CPU of a zero-latency run); see :func:`_tune_collector`.
+CPython's defaults set off young and then full collections all through the sync; see
+:func:`_tune_collector`.
 
 :func:`tune_process_memory` is called by every sync (``pipelines.sync.run_sync``); it
 leaves alone what the user set (``MALLOC_ARENA_MAX``, ``ARROW_DEFAULT_MEMORY_POOL``, a

@@ -53,16 +53,6 @@ _CUSTOM_COLUMNS = {
     "entryMethod": "entry_method",
     "numberOfDecimals": "number_of_decimals",
 }
-# the same columns as one Arrow struct of the API's names (all but the mixed-type value)
-_CUSTOM_STRUCT = pa.struct(
-    [
-        ("id", pa.int64()),
-        ("caption", pa.string()),
-        ("type", pa.string()),
-        ("entryMethod", pa.string()),
-        ("numberOfDecimals", pa.int64()),
-    ]
-)
 CUSTOM_FIELD_TYPES = {
     RECORD_ID: "bigint",
     "id": "bigint",
@@ -72,6 +62,10 @@ CUSTOM_FIELD_TYPES = {
     "number_of_decimals": "bigint",
     "value": "text",
 }
+# the fixed columns as one Arrow struct of the API's names (all but the mixed-type value)
+_CUSTOM_STRUCT = pa.struct(
+    [(key, _TYPES[CUSTOM_FIELD_TYPES[column]]) for key, column in _CUSTOM_COLUMNS.items()]
+)
 
 
 def custom_field_value(value: Any) -> str | None:
@@ -495,10 +489,9 @@ def _without_integers(kind: pa.DataType) -> pa.DataType:
     if pa.types.is_struct(kind):
         fields = [kind.field(i) for i in range(kind.num_fields)]
         return pa.struct([f.with_type(_without_integers(f.type)) for f in fields])
-    if pa.types.is_list(kind):
-        return pa.list_(kind.value_field.with_type(_without_integers(kind.value_type)))
-    if pa.types.is_large_list(kind):
-        return pa.large_list(kind.value_field.with_type(_without_integers(kind.value_type)))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        make = pa.list_ if pa.types.is_list(kind) else pa.large_list
+        return make(kind.value_field.with_type(_without_integers(kind.value_type)))
     return kind
 
 
