@@ -41,7 +41,7 @@ sys.path.insert(0, str(BENCH))
 
 from tenant import SandboxProcess, churn, seed, working_copy  # noqa: E402
 
-ALL_CONTENDERS = ("naive", "rest_api", "cwsync", "incremental", "limit")
+ALL_CONTENDERS = ("naive", "rest_api", "cwsync", "incremental", "limit", "limit_arrow")
 LATENCY = {
     "zero": {"latency_ms": 0.0, "per_record_ms": 0.0},
     "realistic": {"latency_ms": 150.0, "per_record_ms": 0.5},
@@ -57,7 +57,9 @@ sequential `requests` loop, navigable paging, rows inserted as JSON text), `rest
 (dlt's generic REST source, page-number paging, default settings), `cwsync` (full sync),
 `incremental` (cwsync again after 1% of the records of every table with >= 100 records
 changed), `limit` (cwsync's pages fetched and decoded with the source's requests-in-flight
-budget, no normalize or load: the floor). The sandbox is `cwsync sandbox` in its own process.
+budget, no normalize or load: the floor), `limit_arrow` (the same, each page parsed the way
+cwsync parses it: read from its body into Arrow outside the GIL). The sandbox is `cwsync
+sandbox` in its own process; its CPU seconds over each contender's run are shown too.
 """
 
 
@@ -70,6 +72,7 @@ class Result:
     rss_mb: float = 0.0
     rows: int = 0
     requests: int = 0
+    server_cpu: float | None = None  # CPU seconds the sandbox process spent meanwhile
     extra: dict = field(default_factory=dict)
     error: str | None = None
 
@@ -102,6 +105,19 @@ def _peak_rss_mb(maxrss: int) -> float:
     return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
 
 
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """CPU seconds (user+sys) a running process has used so far (None: unknown)."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            # the command name (field 2) may hold spaces: count fields after its ')'
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(
     name: str,
     model: str,
@@ -112,8 +128,10 @@ def measure(
     state_dir: Path,
     rps: float,
     logs: Path,
+    server_pid: int | None = None,
 ) -> Result:
-    """Run one contender process; wall, CPU and peak RSS come from ``os.wait4``."""
+    """Run one contender process; wall, CPU and peak RSS come from ``os.wait4``, the
+    sandbox's CPU over the same time from ``/proc`` (Linux; None elsewhere)."""
     # credentials travel in the environment, never on a command line (ps shows those)
     cmd = [sys.executable, str(CONTENDERS_PY), name]
     cmd += [
@@ -130,10 +148,12 @@ def measure(
     env.update({f"CWBENCH_{key.upper()}": value for key, value in connect.items()})
     out_path, err_path = logs / f"{name}.out", logs / f"{name}.err"
     with open(out_path, "w") as out, open(err_path, "w") as err:
+        server_before = process_cpu_seconds(server_pid)
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
+        server_after = process_cpu_seconds(server_pid)
     proc.returncode = os.waitstatus_to_exitcode(status)
     result = Result(
         name,
@@ -142,6 +162,8 @@ def measure(
         cpu=usage.ru_utime + usage.ru_stime,
         rss_mb=_peak_rss_mb(usage.ru_maxrss),
     )
+    if server_before is not None and server_after is not None:
+        result.server_cpu = server_after - server_before
     lines = [ln for ln in out_path.read_text().splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = err_path.read_text().strip().splitlines()[-3:]
@@ -195,12 +217,13 @@ def run_model(
                     state_dir=state_dir,
                     rps=rps,
                     logs=run_dir,
+                    server_pid=sandbox.proc.pid if sandbox.proc else None,
                 )
                 status = f"FAILED {result.error}" if result.error else f"{result.rows:,} rows"
                 _say(f"[{model}] {name}: {result.wall:.2f}s, {status}")
                 return result
 
-            for name in ("cwsync", "limit", "naive", "rest_api"):  # the quick ones first
+            for name in ("cwsync", "limit", "limit_arrow", "naive", "rest_api"):  # quick first
                 if name in contenders:
                     results.append(one(name, state="state-cwsync"))
             if "incremental" in contenders:
@@ -242,19 +265,20 @@ def render(results: list[Result]) -> list[str]:
     results = sorted(results, key=lambda r: (models.index(r.model), order[r.contender]))
     base = {r.model: r.wall for r in results if r.contender == "cwsync" and not r.error}
     lines = [
-        "| contender | latency | wall s | rows | rows/s | requests | CPU s | peak RSS MB "
-        "| × cwsync wall |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| contender | latency | wall s | rows | rows/s | requests | CPU s | sandbox CPU s "
+        "| peak RSS MB | × cwsync wall |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         if r.error:
-            lines.append(f"| {r.contender} | {r.model} | FAILED | | | | | | |")
+            lines.append(f"| {r.contender} | {r.model} | FAILED | | | | | | | |")
             continue
         rate = r.rows / r.wall if r.wall else 0.0
         ratio = f"{r.wall / base[r.model]:.2f}" if r.model in base else "–"
+        server = "–" if r.server_cpu is None else f"{r.server_cpu:.2f}"
         lines.append(
             f"| {r.contender} | {r.model} | {r.wall:.2f} | {r.rows:,} | {rate:,.0f} "
-            f"| {r.requests:,} | {r.cpu:.2f} | {r.rss_mb:.0f} | {ratio} |"
+            f"| {r.requests:,} | {r.cpu:.2f} | {server} | {r.rss_mb:.0f} | {ratio} |"
         )
     return lines
 

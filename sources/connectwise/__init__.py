@@ -24,8 +24,10 @@ from typing import Any
 
 import dlt
 import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.sources import DltResource
 
+from .body_reader import BodyRecords, read_records, reader_schema, records_at, values_are_text
 from .client import ConnectWiseClient, Page, RequestStats
 from .conditions import all_of, to_utc_iso, updated_since
 from .errors import ConfigurationError
@@ -340,15 +342,30 @@ def _incremental_resource(
         conditions = all_of(user_filter, since)
         params = {"conditions": conditions} if conditions else {}
         lock = threading.Lock()
+        schemas: dict[pa.DataType, tuple[pa.Schema, bool]] = {}
 
         def tables_of(page: Page) -> dict[str, Any]:
-            # Runs in the thread that fetched the page (range walkers too): the page is
-            # decoded, filtered and turned into Arrow at once, under the table's lock, so
-            # at most one decoded page per table is alive; queues hold Arrow tables.
+            # Runs in the thread that fetched the page (range walkers too). The body is
+            # read straight into Arrow with the type of the pages before, outside the
+            # lock (the parse releases the GIL: pages of all tables parse at once); a
+            # page the reader refuses is decoded and converted under the table's lock,
+            # so at most one decoded page per table is alive; queues hold Arrow tables.
+            body, kind = page.body, normalizer.read_type
+            read = None
+            if body is not None and kind is not None:
+                known = schemas.get(kind)
+                if known is None:
+                    schemas.clear()
+                    known = schemas[kind] = (reader_schema(kind), values_are_text(kind))
+                read = read_records(body, known[0], quote_values=known[1])
             with lock:
                 if mark.sweep_started is None:
                     mark.saw_response(page.headers.get("Date"))
                     boundary.start_window(mark.window_start())
+                if read is not None:
+                    tables = _read_tables(page, read, normalizer, mark, boundary)
+                    if tables is not None:
+                        return tables
                 records = []
                 for record in page.records:
                     if not isinstance(record, dict):
@@ -359,7 +376,8 @@ def _incremental_resource(
                     if boundary.already_loaded(record, last_updated):
                         continue
                     records.append(record)
-                return normalizer.tables(records) if records else {}
+                refused = body is not None and kind is not None  # the type must widen
+                return normalizer.tables(records, fresh_type=refused) if records else {}
 
         batch = TableBatch(endpoint.table)
         for tables in pages(
@@ -387,6 +405,49 @@ def _incremental_resource(
             state["boundary"] = boundary.state_for(next_cursor)
 
     return dlt.resource(read, write_disposition="merge", parallelized=True, **_hints(endpoint))
+
+
+def _read_tables(
+    page: Page,
+    read: BodyRecords,
+    normalizer: PageNormalizer,
+    mark: Watermark,
+    boundary: Boundary,
+) -> dict[str, Any] | None:
+    """The tables of a page read into Arrow (:mod:`.body_reader`): the watermark sees
+    the page's newest ``lastUpdated``, the boundary the rows it must (those rows are
+    decoded for their digests), and the records the previous run
+    loaded as they are now are left out. None: nothing done, the page takes the usual
+    way (its ``lastUpdated`` values are not text)."""
+    ids = read.column("id")
+    if ids is None:
+        ids = pa.nulls(len(read), pa.int64())
+    last_updated = read.column(*CURSOR_PATH.split("."))
+    if last_updated is not None and pa.types.is_null(last_updated.type):
+        last_updated = None
+    if last_updated is not None and not pa.types.is_string(last_updated.type):
+        return None  # not text: the Python walk says what it is
+    newest = pc.max(last_updated).as_py() if last_updated is not None else None
+    first, last = (ids[0].as_py(), ids[-1].as_py()) if len(read) else (None, None)
+    page.read_elsewhere(len(read), first, last)
+    mark.saw(newest)
+    rows = boundary.rows_to_check(ids, last_updated, newest)
+    loaded: set[int] = set()
+    if rows:  # their digests: the rows alone are decoded (the whole page if need be)
+        body = page.body
+        picked = records_at(body, ids.to_pylist(), rows) if body is not None else None
+        if picked is None:
+            records = page.records
+            picked = {r: records[r] for r in rows}
+        stamps = last_updated.to_pylist() if last_updated is not None else [None] * len(read)
+        loaded = {r for r in rows if boundary.already_loaded(picked[r], stamps[r])}
+    if loaded:
+        read = read.filter([r not in loaded for r in range(len(read))])
+    tables = normalizer.tables_from_struct(read.records)
+    if tables is None:  # a shape only the Python walk takes
+        keep = [r for i, r in enumerate(page.records) if i not in loaded and isinstance(r, dict)]
+        tables = normalizer.tables(keep)
+    return tables
 
 
 def _has_data(table: str) -> bool:

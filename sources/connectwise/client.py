@@ -125,7 +125,7 @@ class Page:
     A body that looked like a JSON list when it arrived but does not decode is fetched
     again once (``refetch``) and then fails loudly: never a silently short page."""
 
-    __slots__ = ("_body", "_records", "headers", "_refetch", "_on_decode", "_what")
+    __slots__ = ("_body", "_records", "headers", "_refetch", "_on_decode", "_what", "_summary")
 
     def __init__(
         self,
@@ -143,6 +143,7 @@ class Page:
         self._what = what
         self._refetch = refetch
         self._on_decode = on_decode
+        self._summary: tuple[int, Any, Any] | None = None
         if records is not None and on_decode is not None:
             on_decode(len(records))
             self._on_decode = None
@@ -161,6 +162,28 @@ class Page:
                 self._on_decode(len(records))
                 self._on_decode = None
         return self._records
+
+    @property
+    def body(self) -> bytes | None:
+        """The raw list body while the page is not decoded (None once it is)."""
+        return self._body if self._records is None else None
+
+    def read_elsewhere(self, count: int, first_id: Any, last_id: Any) -> None:
+        """Told by a reader that parsed :attr:`body` itself (into Arrow): the page's
+        record count and first and last ids, so the page need not be decoded."""
+        self._summary = (count, first_id, last_id)
+        if self._on_decode is not None:
+            self._on_decode(count)
+            self._on_decode = None
+
+    def summary(self) -> tuple[int, Any, Any]:
+        """(record count, first record's id, last record's id)."""
+        if self._summary is None:
+            records = self.records
+            first = records[0].get("id") if records and isinstance(records[0], dict) else None
+            last = records[-1].get("id") if records and isinstance(records[-1], dict) else None
+            self._summary = (len(records), first, last)
+        return self._summary
 
 
 def _decode_list(body: bytes, what: str) -> list[dict] | None:

@@ -109,6 +109,7 @@ class PageNormalizer:
         self._names: dict[tuple[str, str], tuple[str, bool]] = {}
         self._types: dict[tuple[str, str], str] = {}
         self._shape: tuple[pa.DataType, _Keys] | None = None  # see _struct_array
+        self._read_type: pa.DataType | None = None  # see read_type
 
     # -- names -------------------------------------------------------------------------
 
@@ -156,8 +157,19 @@ class PageNormalizer:
                     integers.add(name)
             column[row] = value
 
+    @property
+    def read_type(self) -> pa.DataType | None:
+        """The struct type of the records of the pages so far (integers as integers, every
+        field any page had), for reading the next page's body straight into Arrow
+        (:mod:`.body_reader`); None until a page was converted, or with no fields."""
+        return self._read_type
+
     def tables(
-        self, records: Iterable[Mapping[str, Any]], parent_ids: Sequence[int] | None = None
+        self,
+        records: Iterable[Mapping[str, Any]],
+        parent_ids: Sequence[int] | None = None,
+        *,
+        fresh_type: bool = False,
     ) -> dict[str, pa.Table]:
         """The page's records as ``{table name: Arrow table}`` (main table first); rows of
         a per-parent collection carry their parent's id (``parent_ids``, one per record).
@@ -165,14 +177,38 @@ class PageNormalizer:
         Arrow converts and flattens the page in C++ (about 10x faster than walking the
         records in Python); a page Arrow cannot type (a field holding a number on one
         record and text on another, lists of lists) takes the Python walk, which gives
-        the same tables."""
+        the same tables. ``fresh_type``: infer the page's type rather than try the type
+        of the page before (the body reader refused the page: its type must widen)."""
         records = [r for r in records if isinstance(r, Mapping)]
         if not records:
             return {}
         try:
-            return self._tables_arrow(records, parent_ids)
+            return self._tables_arrow(records, parent_ids, fresh_type)
         except _NotArrowable:
             return self._tables_python(records, parent_ids)
+
+    def tables_from_struct(self, records: pa.StructArray) -> dict[str, pa.Table] | None:
+        """:meth:`tables` for records read into Arrow already (:mod:`.body_reader`: a
+        ``customFields`` list of structs with text values); None when the page needs the
+        Python walk (decode it and call :meth:`tables`)."""
+        if len(records) == 0:
+            return {}
+        kind = records.type
+        keep = [i for i in range(kind.num_fields) if kind.field(i).name != CUSTOM_FIELDS]
+        plain = pa.StructArray.from_arrays(
+            [records.field(i) for i in keep], fields=[kind.field(i) for i in keep]
+        )
+        try:
+            out = self._tables_struct(plain, [], None)
+        except _NotArrowable:
+            return None
+        if kind.get_field_index(CUSTOM_FIELDS) >= 0:
+            ids = plain.field("id") if kind.get_field_index("id") >= 0 else None
+            name = f"{self.table}__custom_fields"
+            table = _custom_fields_arrow(records.field(CUSTOM_FIELDS), ids)
+            if table is not None:
+                out[name] = table
+        return out
 
     def _tables_python(
         self, records: Sequence[Mapping[str, Any]], parent_ids: Sequence[int] | None = None
@@ -279,7 +315,10 @@ class PageNormalizer:
         return hit
 
     def _tables_arrow(
-        self, records: Sequence[Mapping[str, Any]], parent_ids: Sequence[int] | None
+        self,
+        records: Sequence[Mapping[str, Any]],
+        parent_ids: Sequence[int] | None,
+        fresh_type: bool = False,
     ) -> dict[str, pa.Table]:
         customs: list[tuple[int, Any, list]] = []
         plain: list[Mapping[str, Any]] = []
@@ -292,7 +331,19 @@ class PageNormalizer:
                 del record[CUSTOM_FIELDS]
             plain.append(record)
         try:
-            raw = pa.Table.from_struct_array(self._struct_array(plain))
+            struct = self._struct_array(plain, fresh_type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            raise _NotArrowable from exc
+        return self._tables_struct(struct, customs, parent_ids)
+
+    def _tables_struct(
+        self,
+        struct: pa.StructArray,
+        customs: list[tuple[int, Any, list]],
+        parent_ids: Sequence[int] | None,
+    ) -> dict[str, pa.Table]:
+        try:
+            raw = pa.Table.from_struct_array(struct)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             raise _NotArrowable from exc
         out: dict[str, pa.Table] = {}
@@ -313,7 +364,7 @@ class PageNormalizer:
                 out[f"{self.table}__{name}"] = table
         return out
 
-    def _struct_array(self, records: list[Mapping[str, Any]]) -> pa.Array:
+    def _struct_array(self, records: list[Mapping[str, Any]], fresh_type: bool = False) -> pa.Array:
         """The page as one Arrow struct array, typed from every record (Table.from_pylist
         would take the columns of the first record only).
 
@@ -324,7 +375,7 @@ class PageNormalizer:
         Whole numbers are typed as doubles in the reused type, which Arrow converts
         exactly or refuses (1.5 would silently become 1 in an integer type)."""
         shape = self._shape
-        if shape is not None and all(type(r) is dict for r in records):
+        if shape is not None and not fresh_type and all(type(r) is dict for r in records):
             kind, keys = shape
             if _covers(records, keys):
                 try:
@@ -335,6 +386,7 @@ class PageNormalizer:
         kind = _without_integers(array.type)
         keys = _keys_of(kind)
         self._shape = (kind, keys) if keys is not None else None
+        self._read_type = _widened(self._read_type, array.type)
         return array
 
     def _flat_arrow(
@@ -482,6 +534,22 @@ def _covered(values: list, keys: _Keys) -> bool:
     return all(_covered(list(map(dict.get, dicts, repeat(name))), sub) for name, sub in keys.fields)
 
 
+def _widened(before: pa.DataType | None, kind: pa.DataType) -> pa.DataType | None:
+    """A struct type holding the fields of both (integers widen to doubles, nulls to the
+    other's type); ``kind`` alone where the two do not merge (text against numbers)."""
+    if not pa.types.is_struct(kind) or kind.num_fields == 0:
+        return before
+    if before is None:
+        return kind
+    try:
+        merged = pa.unify_schemas(
+            [pa.schema([("r", before)]), pa.schema([("r", kind)])], promote_options="permissive"
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return kind
+    return merged.field("r").type
+
+
 def _without_integers(kind: pa.DataType) -> pa.DataType:
     """``kind`` with every integer type made a double (see ``_struct_array``)."""
     if pa.types.is_integer(kind):
@@ -493,6 +561,28 @@ def _without_integers(kind: pa.DataType) -> pa.DataType:
         make = pa.list_ if pa.types.is_list(kind) else pa.large_list
         return make(kind.value_field.with_type(_without_integers(kind.value_type)))
     return kind
+
+
+def _custom_fields_arrow(column: pa.Array, ids: pa.Array | None) -> pa.Table | None:
+    """The custom fields table from a list of custom field structs per record (text
+    values), like ``PageNormalizer._custom_fields`` makes it from Python records."""
+    values = pc.list_flatten(column)
+    if len(values) == 0:
+        return None
+    owners = pc.list_parent_indices(column)
+    record_ids = pc.take(ids, owners) if ids is not None else pa.nulls(len(owners), pa.int64())
+    valid = pc.is_valid(values)
+    values = values.filter(valid)
+    if len(values) == 0:
+        return None
+    arrays: dict[str, Any] = {RECORD_ID: record_ids.filter(valid).cast(pa.int64())}
+    for key, name in _CUSTOM_COLUMNS.items():
+        arrays[name] = values.field(key).cast(_TYPES[CUSTOM_FIELD_TYPES[name]])
+    arrays["value"] = values.field("value").cast(pa.string())
+    fields = [
+        pa.field(c, a.type, nullable=c != RECORD_ID or a.null_count > 0) for c, a in arrays.items()
+    ]
+    return pa.Table.from_arrays(list(arrays.values()), schema=pa.schema(fields))
 
 
 class _NotArrowable(Exception):

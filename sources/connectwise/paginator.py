@@ -51,10 +51,8 @@ def _apply(page: Page, transform: Transform | None) -> tuple[Any, int, Any, Any]
     """(the page or what ``transform`` made of it, record count, first id, last id); the
     caller drops the page after this, so only the transformed item stays alive."""
     item = transform(page) if transform is not None else page
-    records = page.records
-    if not records:
-        return item, 0, None, None
-    return item, len(records), records[0].get("id"), records[-1].get("id")
+    count, first, last = page.summary()
+    return item, count, first, last
 
 
 def forward_only_pages(

@@ -32,6 +32,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .conditions import to_utc_iso
 
@@ -137,6 +139,7 @@ class Boundary:
         self._top: dict[str, tuple[str, str]] = {}  # records at the newest second so far
         self._newest: str | None = None
         self._overflow = False
+        self._known: pa.Array | None = None  # the previous run's ids, for rows_to_check
 
     def start_window(self, window_start: str) -> None:
         """Records updated at or after ``window_start`` (sweep start - lag) are remembered."""
@@ -166,6 +169,29 @@ class Boundary:
                     self._overflow = True
                     self._window, self._top = {}, {}
         return known is not None and known == digest
+
+    def rows_to_check(
+        self, ids: pa.Array, last_updated: pa.Array | None, page_newest: str | None
+    ) -> list[int]:
+        """The rows of a page (its ``id`` and ``lastUpdated`` columns, in page order) that
+        :meth:`already_loaded` must see; for the others it would do nothing: their id was
+        not remembered by the previous run, and they are neither in the lag window nor
+        at the newest second (which, after this page, is ``page_newest`` or newer)."""
+        check = None
+        if last_updated is not None and not self._overflow:
+            top = max(filter(None, (self._newest, page_newest)), default=None)
+            floors = [t for t in (self._window_start, top) if t is not None]
+            if floors:
+                check = pc.fill_null(pc.greater_equal(last_updated, min(floors)), False)
+        if self.previous:
+            if self._known is None:
+                self._known = pa.array(list(self.previous), pa.string())
+            remembered = pc.is_in(pc.cast(ids, pa.string()), value_set=self._known)
+            remembered = pc.fill_null(remembered, False)
+            check = remembered if check is None else pc.or_(check, remembered)
+        if check is None:
+            return []
+        return pc.indices_nonzero(check).to_pylist()
 
     def state_for(self, next_cursor: str | None) -> dict:
         """What to keep for the run that will start from ``next_cursor``."""

@@ -1,0 +1,226 @@
+"""Pages read straight from their bodies into Arrow: the same tables as the Python walk,
+custom field values of every kind as text, refused pages decoded the usual way, and a
+sync that reads its pages this way loads exactly what the decoding sync loads."""
+
+from __future__ import annotations
+
+import orjson
+import pyarrow as pa
+import pytest
+
+import sources.connectwise as source_module
+from sources.connectwise.body_reader import (
+    read_records,
+    reader_schema,
+    records_at,
+    values_are_text,
+    wrapped,
+)
+from sources.connectwise.normalize import PageNormalizer, custom_field_value
+from sources.connectwise.paginator import pages
+from sources.connectwise.settings import ENDPOINTS
+
+from .conftest import duckdb_pipeline, duckdb_rows, sandbox_client, source_args
+from .test_source_normalize import NAMING, _same
+
+
+def _read(normalizer: PageNormalizer, records: list[dict]) -> dict[str, pa.Table] | None:
+    """The page's tables read from its compact JSON body, None when the reader refuses it."""
+    kind = normalizer.read_type
+    assert kind is not None
+    read = read_records(
+        orjson.dumps(records), reader_schema(kind), quote_values=values_are_text(kind)
+    )
+    return None if read is None else normalizer.tables_from_struct(read.records)
+
+
+def test_every_collection_read_from_its_bodies_equals_the_python_walk(sandbox) -> None:
+    api = sandbox_client(sandbox)
+    read_pages = later_pages = 0
+    for endpoint in ENDPOINTS:
+        if endpoint.is_child:
+            continue
+        fast = PageNormalizer(endpoint.table, NAMING)
+        slow = PageNormalizer(endpoint.table, NAMING)
+        bodies = pages(
+            api,
+            endpoint.path,
+            {},
+            forward_only=endpoint.forward_only,
+            page_size=40,
+            transform=lambda page: page.body,  # the body, taken before the page is decoded
+        )
+        for body in bodies:
+            records = orjson.loads(body)
+            if not records:
+                continue
+            want = slow._tables_python(records, None)
+            kind = fast.read_type
+            later_pages += kind is not None
+            read = None
+            if kind is not None:
+                read = read_records(body, reader_schema(kind), quote_values=values_are_text(kind))
+            got = fast.tables_from_struct(read.records) if read is not None else None
+            if got is None:
+                got = fast.tables(records, fresh_type=kind is not None)
+            else:
+                read_pages += 1
+            _same(got, want)
+    # after a table's first page, nearly every page is read
+    assert read_pages >= 0.9 * later_pages and read_pages >= 100, (read_pages, later_pages)
+
+
+def _page(first: int, **changes: object) -> list[dict]:
+    out = []
+    for i in range(first, first + 3):
+        record = {
+            "id": i,
+            "hours": 2,
+            "board": {"id": 3, "name": "Help", "_info": {"board_href": "x"}},
+            "types": [{"id": 5, "name": "A"}],
+            "note": None,
+            "_info": {"lastUpdated": "2024-01-31T09:00:00Z"},
+            "customFields": [
+                {"id": 1, "caption": "A", "type": "Text", "entryMethod": "Entry", "value": "Yes"},
+                {"id": 2, "caption": "B", "type": "Number", "numberOfDecimals": 2, "value": 36.39},
+                {"id": 3, "caption": "C", "type": "Checkbox", "value": i % 2 == 0},
+                {"id": 4, "caption": "D", "type": "Number", "value": -2},
+                {"id": 5, "caption": "E", "type": "Date", "value": None},
+                {"id": 6, "caption": "F", "type": "Text", "value": 'a "value":5 }] thing'},
+            ],
+        }
+        record.update(changes)
+        out.append(record)
+    return out
+
+
+def test_a_page_read_from_its_body_loses_nothing() -> None:
+    """The reader takes a page only when the type of the pages before names all of it;
+    every other page is refused and decoded, and the type widens for the next one."""
+    sequence = [
+        (_page(1), False),  # no type yet: decoded
+        (_page(4), True),
+        (_page(7, extra="new"), False),  # a key it has never seen
+        (_page(10, extra="again"), True),  # ... which the type now has
+        (_page(13, board={"id": 3, "name": "Help", "location": {"id": 9}}), False),
+        (_page(16, types=[{"id": 5, "name": "A", "code": "C"}]), False),  # in list elements
+        (_page(19, hours=1.5), False),  # a fraction where it had whole numbers
+        (_page(22, hours=3), True),  # whole numbers in what is now a double
+        (_page(25, id=2**60), True),  # exact in an integer column
+        (_page(28, note="written"), False),  # only nulls before
+        (_page(31, note='"customFields":[{"id":1}] and }] in a text'), True),
+        (_page(34, hours="two"), False),  # text where it had numbers
+        (_page(37, customFields=[{"id": 1, "value": "x", "extra": 1}]), False),  # unknown key
+    ]
+    fast = PageNormalizer("t", NAMING)
+    slow = PageNormalizer("t", NAMING)
+    for number, (records, readable) in enumerate(sequence):
+        got = _read(fast, records) if fast.read_type is not None else None
+        assert (got is not None) == readable, number
+        if got is None:
+            got = fast.tables(records, fresh_type=fast.read_type is not None)
+        _same(got, slow._tables_python(records, None))
+    values = _read(fast, _page(40))["t__custom_fields"].column("value").to_pylist()
+    assert values[:6] == ["Yes", "36.39", "true", "-2", None, 'a "value":5 }] thing']
+    assert values[:5] == [custom_field_value(f["value"]) for f in _page(40)[0]["customFields"][:5]]
+
+
+def test_a_number_value_field_of_the_table_is_never_quoted() -> None:
+    """A table with a ``value`` field of its own that holds numbers: bare values are left
+    alone (the reader then refuses pages whose custom values are bare) and the field
+    stays a number."""
+    records = [dict(r, value=1.5) for r in _page(1)]
+    fast = PageNormalizer("t", NAMING)
+    fast.tables(records)
+    assert not values_are_text(fast.read_type)
+    body = orjson.dumps(records)
+    assert wrapped(body, quote_values=False) == b'{"r":' + body + b"}"
+    assert _read(fast, records) is None  # its custom values are bare numbers
+    text_only = [dict(r, value=2.5, customFields=[{"id": 1, "value": "x"}]) for r in _page(4)]
+    got = _read(fast, text_only)
+    assert got is not None and got["t"].column("value").to_pylist() == [2.5] * 3
+
+
+def test_quoting_changes_only_bare_values() -> None:
+    body = orjson.dumps(
+        [
+            {
+                "id": 1,
+                "text": 'he said "value":5, "value":true',
+                "customFields": [{"value": 5}, {"value": -1.5e3}, {"value": False}, {"value": "7"}],
+            }
+        ]
+    )
+    document = wrapped(body, quote_values=True)
+    decoded = orjson.loads(document)["r"][0]
+    assert decoded["text"] == 'he said "value":5, "value":true'
+    assert [f["value"] for f in decoded["customFields"]] == ["5", "-1500.0", "false", "7"]
+
+
+def test_records_are_cut_from_the_body_only_whole() -> None:
+    records = [
+        {"id": 1, "parent": {"id": 2, "name": "b"}, "types": [{"id": 7}, {"id": 2, "name": "x"}]},
+        {"id": 2, "name": "b"},
+        {"id": 3, "name": 'c ,{"id":4, in text'},
+        {"id": 4, "name": "d"},
+    ]
+    body = orjson.dumps(records)
+    ids = [r["id"] for r in records]
+    assert records_at(body, ids, [2, 3]) == {2: records[2], 3: records[3]}
+    assert records_at(body, ids, [1]) is None  # the cut of 1 would start inside record 0
+    assert records_at(body, ids, [0]) is None  # and the cut of 0 would end inside it
+    assert records_at(orjson.dumps([{"name": "x", "id": 9}]), [9], [0]) is None  # id not first
+
+
+@pytest.mark.parametrize("tables", [["service_tickets", "company_contacts", "company_companies"]])
+def test_a_sync_reading_bodies_loads_what_a_decoding_sync_loads(
+    tmp_path, sandbox, monkeypatch, tables
+) -> None:
+    """The same tenant synced twice into two DuckDB files, reading bodies and decoding
+    every page: the same rows in every table, and a second run that finds nothing new."""
+    from pipelines.sync import run_sync
+
+    outcomes: list[bool] = []
+    real = source_module.read_records
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        read = real(*args, **kwargs)
+        outcomes.append(read is not None)
+        return read
+
+    args = source_args(sandbox, page_size=50)
+    monkeypatch.setattr(source_module, "read_records", counted)
+    reading = duckdb_pipeline(tmp_path, "reading")
+    first = run_sync(reading, tables=tables, **args)
+    again = run_sync(reading, tables=tables, **args)
+    assert outcomes.count(True) >= 15 and outcomes.count(True) > 3 * outcomes.count(False)
+
+    monkeypatch.setattr(source_module, "read_records", lambda *a, **k: None)
+    decoding = duckdb_pipeline(tmp_path, "decoding")
+    first_decoded = run_sync(decoding, tables=tables, **args)
+    again_decoded = run_sync(decoding, tables=tables, **args)
+
+    assert first.changed == first_decoded.changed
+    assert again.changed == again_decoded.changed == {}
+    names = [
+        n
+        for (n,) in duckdb_rows(
+            reading,
+            "select table_name from information_schema.tables where table_schema = 'connectwise'"
+            " and not starts_with(table_name, '_')",  # dlt's and the run history's
+        )
+    ]
+    assert {"service_tickets__custom_fields", "company_contacts__communication_items"} <= set(names)
+    for name in names:
+        columns = [
+            c
+            for (c,) in duckdb_rows(
+                reading,
+                "select column_name from information_schema.columns where table_schema = "
+                f"'connectwise' and table_name = '{name}' and column_name <> '_dlt_load_id'"
+                " order by column_name",
+            )
+        ]
+        select = ", ".join(f'"{c}"' for c in columns)
+        sql = f'select {select} from connectwise."{name}" order by all'
+        assert duckdb_rows(reading, sql) == duckdb_rows(decoding, sql), name
