@@ -214,3 +214,19 @@ def test_a_page_decodes_its_body_on_first_use_and_refetches_a_bad_one() -> None:
         _ = worse.records
     with pytest.raises(ApiRequestError, match="expected a JSON list"):
         _ = Page(body=b'{"id": 1}', what="service/tickets").records
+
+
+def test_a_netrc_entry_for_the_host_does_not_replace_the_credentials(
+    sandbox, tmp_path, monkeypatch
+) -> None:
+    """requests would take credentials from ~/.netrc for a request without an auth object,
+    over the Authorization header; the client's own header wins."""
+    from .conftest import sandbox_client
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password wrong\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    api = sandbox_client(sandbox)
+    page = api.get_page("service/boards", {"pageSize": 5})
+    assert len(page.records) == 5

@@ -167,12 +167,36 @@ class Store:
         limit: int,
         offset: int = 0,
     ) -> list[str]:
-        sql = f'SELECT body FROM "{res.table}"'
-        if where:
-            sql += " WHERE " + " AND ".join(f"({w})" for w in where)
-        sql += f" ORDER BY {order} LIMIT ? OFFSET ?"
+        clause = " WHERE " + " AND ".join(f"({w})" for w in where) if where else ""
         with self.connection() as db:
+            source = f'"{res.table}"'
+            if any("last_updated" in w for w in where) and self._few_by_index(
+                db, res, clause, params
+            ):
+                source += f' INDEXED BY "{res.table}_lu"'
+            sql = f"SELECT body FROM {source}{clause} ORDER BY {order} LIMIT ? OFFSET ?"
             return [row[0] for row in db.execute(sql, [*params, limit, offset])]
+
+    # matching records up to which a lastUpdated condition is answered from its index
+    SELECTIVE = 20_000
+
+    def _few_by_index(
+        self, db: sqlite3.Connection, res: Resource, clause: str, params: list
+    ) -> bool:
+        """Whether the lastUpdated index finds at most :data:`SELECTIVE` records for this
+        condition. SQLite walks a page ordered by id in id order and tests each record,
+        so a selective ``lastUpdated >`` condition (an incremental run) read the whole
+        table for each page (~2 s a page at 2 M time entries); a real server answers it
+        from an index. Counting stops past the bound, so a broad condition costs little."""
+        try:
+            row = db.execute(
+                f'SELECT count(*) FROM (SELECT 1 FROM "{res.table}" INDEXED BY'
+                f' "{res.table}_lu"{clause} LIMIT ?)',
+                [*params, self.SELECTIVE + 1],
+            ).fetchone()
+        except sqlite3.OperationalError:  # no index, or the condition cannot use it
+            return False
+        return row[0] <= self.SELECTIVE
 
     def count(self, res: Resource, where: list[str], params: list) -> int:
         sql = f'SELECT count(*) FROM "{res.table}"'

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
+import requests.auth
 
 from .errors import ApiRequestError, ConfigurationError, RetriesExhausted, UnreachableError
 from .retry import RetryPolicy, parse_retry_after
@@ -203,6 +204,13 @@ def _looks_like_list(body: bytes) -> bool:
     return head == b"[" and tail == b"]"
 
 
+class _HeadersCarryAuth(requests.auth.AuthBase):
+    """Leaves a request as it is: its headers already carry the credentials."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
 class ConnectWiseClient:
     """A small ConnectWise Manage REST client (thread-safe: one session per thread)."""
 
@@ -264,6 +272,10 @@ class ConnectWiseClient:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            # the Authorization header is set on every request (headers()); an auth object
+            # on the session keeps requests from reading ~/.netrc on every request, and
+            # from replacing that header with a .netrc entry for the host
+            session.auth = _HeadersCarryAuth()
             adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
