@@ -223,7 +223,9 @@ def run_cwsync(args: argparse.Namespace, tables: list[str]) -> dict:
     }
 
 
-def run_limit(args: argparse.Namespace, tables: list[str]) -> dict:
+def _floor(args: argparse.Namespace, tables: list[str], page_reader) -> dict:  # type: ignore[no-untyped-def]
+    """Walk every table's pages the way the source does, with ``page_reader(endpoint)``
+    giving what counts a page's records (it runs in the thread that fetched the page)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from pipelines.memory import tune_process_memory
@@ -249,8 +251,14 @@ def run_limit(args: argparse.Namespace, tables: list[str]) -> dict:
 
     def walk(endpoint) -> int:  # type: ignore[no-untyped-def]
         return sum(
-            len(page.records)
-            for page in split_pages(client, endpoint.path, {}, split=in_flight, page_size=PAGE_SIZE)
+            split_pages(
+                client,
+                endpoint.path,
+                {},
+                split=in_flight,
+                page_size=PAGE_SIZE,
+                transform=page_reader(endpoint),
+            )
         )
 
     with ThreadPoolExecutor(max_workers=in_flight) as pool:
@@ -258,35 +266,20 @@ def run_limit(args: argparse.Namespace, tables: list[str]) -> dict:
     return {"rows": rows, "requests": client.stats.requests, "in_flight": in_flight}
 
 
+def run_limit(args: argparse.Namespace, tables: list[str]) -> dict:
+    return _floor(args, tables, lambda endpoint: lambda page: len(page.records))
+
+
 def run_limit_arrow(args: argparse.Namespace, tables: list[str]) -> dict:
     """``limit`` with cwsync's own parse: each page read from its body into Arrow
     (``sources/connectwise/body_reader.py``, outside the GIL), with the type of the pages
     before (a page the reader refuses is decoded and typed afresh); nothing else."""
-    from concurrent.futures import ThreadPoolExecutor
+    import threading
 
-    from pipelines.memory import tune_process_memory
     from sources.connectwise.body_reader import read_records, reader_schema, values_are_text
-    from sources.connectwise.client import ConnectWiseClient
     from sources.connectwise.normalize import PageNormalizer
-    from sources.connectwise.paginator import split_pages
-    from sources.connectwise.settings import PAGE_SIZE
-    from sources.connectwise.throttle import DEFAULT_MAX_IN_FLIGHT, RequestBudget
 
-    tune_process_memory()
-    endpoints = _endpoints(tables)
-    in_flight = DEFAULT_MAX_IN_FLIGHT
-    client = ConnectWiseClient(
-        company_id=args.company_id,
-        public_key=args.public_key,
-        private_key=args.private_key,
-        client_id=args.client_id,
-        base_url=args.base_url,
-        budget=RequestBudget(in_flight, args.rps or None),
-    )
-
-    def walk(endpoint) -> int:  # type: ignore[no-untyped-def]
-        import threading
-
+    def page_reader(endpoint):  # type: ignore[no-untyped-def]
         typer = PageNormalizer(endpoint.table, str)  # only for the type of the pages
         lock = threading.Lock()
 
@@ -306,15 +299,9 @@ def run_limit_arrow(args: argparse.Namespace, tables: list[str]) -> dict:
                 typer.tables(records, fresh_type=kind is not None)
                 return len(records)
 
-        return sum(
-            split_pages(
-                client, endpoint.path, {}, split=in_flight, page_size=PAGE_SIZE, transform=parse
-            )
-        )
+        return parse
 
-    with ThreadPoolExecutor(max_workers=in_flight) as pool:
-        rows = sum(pool.map(walk, endpoints))
-    return {"rows": rows, "requests": client.stats.requests, "in_flight": in_flight}
+    return _floor(args, tables, page_reader)
 
 
 CONTENDERS = {

@@ -21,7 +21,7 @@ from sources.connectwise.paginator import pages
 from sources.connectwise.settings import ENDPOINTS
 
 from .conftest import duckdb_pipeline, duckdb_rows, sandbox_client, source_args
-from .test_source_normalize import NAMING, _same
+from .test_source_normalize import NAMING, _same, page_of_three
 
 
 def _read(normalizer: PageNormalizer, records: list[dict]) -> dict[str, pa.Table] | None:
@@ -70,28 +70,18 @@ def test_every_collection_read_from_its_bodies_equals_the_python_walk(sandbox) -
     assert read_pages >= 0.9 * later_pages and read_pages >= 30, (read_pages, later_pages)
 
 
+CUSTOM_FIELDS = [
+    {"id": 1, "caption": "A", "type": "Text", "entryMethod": "Entry", "value": "Yes"},
+    {"id": 2, "caption": "B", "type": "Number", "numberOfDecimals": 2, "value": 36.39},
+    {"id": 3, "caption": "C", "type": "Checkbox", "value": True},
+    {"id": 4, "caption": "D", "type": "Number", "value": -2},
+    {"id": 5, "caption": "E", "type": "Date", "value": None},
+    {"id": 6, "caption": "F", "type": "Text", "value": 'a "value":5 }] thing'},
+]
+
+
 def _page(first: int, **changes: object) -> list[dict]:
-    out = []
-    for i in range(first, first + 3):
-        record = {
-            "id": i,
-            "hours": 2,
-            "board": {"id": 3, "name": "Help", "_info": {"board_href": "x"}},
-            "types": [{"id": 5, "name": "A"}],
-            "note": None,
-            "_info": {"lastUpdated": "2024-01-31T09:00:00Z"},
-            "customFields": [
-                {"id": 1, "caption": "A", "type": "Text", "entryMethod": "Entry", "value": "Yes"},
-                {"id": 2, "caption": "B", "type": "Number", "numberOfDecimals": 2, "value": 36.39},
-                {"id": 3, "caption": "C", "type": "Checkbox", "value": i % 2 == 0},
-                {"id": 4, "caption": "D", "type": "Number", "value": -2},
-                {"id": 5, "caption": "E", "type": "Date", "value": None},
-                {"id": 6, "caption": "F", "type": "Text", "value": 'a "value":5 }] thing'},
-            ],
-        }
-        record.update(changes)
-        out.append(record)
-    return out
+    return page_of_three(first, **{"customFields": CUSTOM_FIELDS, **changes})
 
 
 def test_a_page_read_from_its_body_loses_nothing() -> None:

@@ -27,6 +27,24 @@ def _same(a: dict[str, pa.Table], b: dict[str, pa.Table]) -> None:
             assert a[name].column(column).equals(b[name].column(column)), (name, column)
 
 
+def page_of_three(first: int, **changes: object) -> list[dict]:
+    """Three records from id ``first`` with a number, a reference, a list, a null and a
+    timestamp; ``changes`` replace fields of every record."""
+    out = []
+    for i in range(first, first + 3):
+        record = {
+            "id": i,
+            "hours": 2,
+            "board": {"id": 3, "name": "Help", "_info": {"board_href": "x"}},
+            "types": [{"id": 5, "name": "A"}],
+            "note": None,
+            "_info": {"lastUpdated": "2024-01-31T09:00:00Z"},
+        }
+        record.update(changes)
+        out.append(record)
+    return out
+
+
 @pytest.fixture(scope="module")
 def api(sandbox) -> ConnectWiseClient:
     return sandbox_client(sandbox)
@@ -137,20 +155,7 @@ def test_a_page_typed_like_the_one_before_loses_nothing(monkeypatch) -> None:
     never seen (at any depth), a fraction where it had whole numbers, a value where it
     had only nulls and text where it had numbers all come out as the Python walk has them."""
 
-    def page(first: int, **changes: object) -> list[dict]:
-        out = []
-        for i in range(first, first + 3):
-            record = {
-                "id": i,
-                "hours": 2,
-                "board": {"id": 3, "name": "Help", "_info": {"board_href": "x"}},
-                "types": [{"id": 5, "name": "A"}],
-                "note": None,
-                "_info": {"lastUpdated": "2024-01-31T09:00:00Z"},
-            }
-            record.update(changes)
-            out.append(record)
-        return out
+    page = page_of_three
 
     pages_ = [
         page(1),
