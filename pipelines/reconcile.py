@@ -203,13 +203,25 @@ def _nested_tables(schema, table: str) -> list[str]:
     return list_tables_of(table, schema.data_table_names(seen_data_only=True))
 
 
-def drop_stale_list_rows(pipeline: dlt.Pipeline, tables: Iterable[str]) -> int:
+# pipeline local state: per "<schema>.<table>", the newest load id whose list rows are
+# clean (every record loaded at or before it has no list rows older than itself)
+LISTS_CLEAN_KEY = "cwsync_list_rows_clean_through"
+
+
+def drop_stale_list_rows(
+    pipeline: dlt.Pipeline, tables: Iterable[str], through: str | None = None
+) -> int:
     """Delete list-table rows (custom fields, types…) left behind by a record that was
     loaded again with fewer or no elements: rows older than their record's last load.
 
     Merging a list table on ``record_id`` replaces the elements of the records that have
     some; a record whose list became empty brings no rows to merge, so its old rows are
-    found here by load id. Idempotent, so a run killed before it is healed by the next."""
+    found here by load id. ``through``: the newest load id of this run; the tables are then
+    clean through it, and the next run only checks records loaded after it (a join of the
+    list table with those records, not with the whole table: at 2M time entries 0.4 s ->
+    0.2 s per table). A pipeline without that note (local state lost) checks every record,
+    and a run killed before this step is healed by the next, which checks from the last
+    clean load on."""
     tables = list(tables)
     if not tables:
         return 0
@@ -217,6 +229,10 @@ def drop_stale_list_rows(pipeline: dlt.Pipeline, tables: Iterable[str]) -> int:
     if schema is None:
         return 0
     present = set(schema.data_table_names(seen_data_only=True))
+    try:
+        clean = dict(pipeline.get_local_state_val(LISTS_CLEAN_KEY) or {})
+    except KeyError:
+        clean = {}
 
     def has_load_id(table: str) -> bool:
         return "_dlt_load_id" in schema.get_table_columns(table)
@@ -228,17 +244,29 @@ def drop_stale_list_rows(pipeline: dlt.Pipeline, tables: Iterable[str]) -> int:
             if table not in present or not nested or not has_load_id(table):
                 continue
             parent = _qualified(sql, table)
+            since = clean.get(f"{schema.name}.{table}")
+            after = f"AND p._dlt_load_id > '{since}' " if since and _load_id(since) else ""
             for name in nested:
                 child = _qualified(sql, name)
                 where = (
                     f"EXISTS (SELECT 1 FROM {parent} p WHERE p.id = {child}.record_id "
-                    f"AND p._dlt_load_id > {child}._dlt_load_id)"
+                    f"{after}AND p._dlt_load_id > {child}._dlt_load_id)"
                 )
                 stale = int(sql.execute_sql(f"SELECT count(*) FROM {child} WHERE {where}")[0][0])
                 if stale:
                     sql.execute_sql(f"DELETE FROM {child} WHERE {where}")
                     removed += stale
+            if through and _load_id(through):
+                clean[f"{schema.name}.{table}"] = through
+    if through:
+        pipeline.set_local_state_val(LISTS_CLEAN_KEY, clean)
     return removed
+
+
+def _load_id(text: str) -> bool:
+    """Whether ``text`` looks like a dlt load id (digits and one dot): safe in SQL."""
+    head, _, tail = text.partition(".")
+    return head.isdigit() and (not tail or tail.isdigit())
 
 
 def sweep_deletes(

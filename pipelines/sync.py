@@ -243,6 +243,7 @@ def run_sync(
     before = (stats.requests, stats.retries, stats.records)
     selected = list(source.resources.keys())
     finish_pending(pipeline)
+    drop_list_table_keys(pipeline, source.name)
     if full_refresh and views:
         drop_views(pipeline)  # Postgres will not drop tables that views depend on
     info = pipeline.run(
@@ -252,7 +253,8 @@ def run_sync(
     )
     trace = pipeline.last_trace
     rows = dict(trace.last_normalize_info.row_counts) if trace.last_normalize_info else {}
-    drop_stale_list_rows(pipeline, [t for t in selected if rows.get(t)])
+    newest_load = max(info.loads_ids) if info is not None and info.loads_ids else None
+    drop_stale_list_rows(pipeline, [t for t in selected if rows.get(t)], through=newest_load)
     source_state = pipeline.state.get("sources", {}).get(source.name, {})
     summary = RunSummary(
         rows=rows,
@@ -376,6 +378,34 @@ def finish_pending(pipeline: dlt.Pipeline) -> None:
         log.warning("finishing the load left by an interrupted run first")
         pipeline.normalize()
         pipeline.load()
+
+
+def drop_list_table_keys(pipeline: dlt.Pipeline, schema_name: str) -> list[str]:
+    """Clear the primary key that list tables (``<table>__custom_fields``…) of schemas
+    written by earlier versions hold: ``(record_id, id or _idx)``. dlt keeps a stored key
+    that the hints no longer give, and deletes on "primary key OR merge key": a join that
+    DuckDB and Postgres cannot hash, out of DuckDB's memory cap at millions of rows. List
+    tables merge on ``record_id`` alone. The schema comes from the destination when the
+    pipeline has none locally (a fresh Airflow task). Returns the tables changed."""
+    if schema_name not in pipeline.schema_names and pipeline.destination is not None:
+        pipeline.sync_destination()
+    if schema_name not in pipeline.schema_names:
+        return []
+    schema = pipeline.schemas[schema_name]
+    changed = []
+    for name, table in schema.tables.items():
+        parent = name.split("__", 1)[0]
+        if parent == name or parent not in BY_TABLE or table.get("parent"):
+            continue
+        keyed = [c for c in table.get("columns", {}).values() if c.get("primary_key")]
+        for column in keyed:
+            column.pop("primary_key")
+        if keyed:
+            changed.append(name)
+    if changed:
+        pipeline.schemas.save_schema(schema)
+        log.info("list tables merge on record_id alone now: %s", ", ".join(changed))
+    return changed
 
 
 def sweep_due(

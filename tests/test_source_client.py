@@ -230,3 +230,25 @@ def test_a_netrc_entry_for_the_host_does_not_replace_the_credentials(
     api = sandbox_client(sandbox)
     page = api.get_page("service/boards", {"pageSize": 5})
     assert len(page.records) == 5
+
+
+def test_a_navigable_walk_gives_a_record_once_when_offsets_shift(fresh_sandbox) -> None:
+    """Offsets move under a navigable walk: a record of page 1 renamed to sort last turns
+    up again on the last page; the walk gives it once (a load holds each record once)."""
+    sb = fresh_sandbox
+    client = ConnectWiseClient(base_url=sb.info["base_url"], **_creds(sb))
+    walk = navigable_pages(client, "company/companies", {"orderBy": "name asc"}, page_size=20)
+    first = next(walk).records
+    moved = first[0]["id"]
+    sb.update("company/companies", moved, {"name": "Zzzz moved to the end"})
+    rest = [r for page in walk for r in page.records]
+    ids = [r["id"] for r in first + rest]
+    assert len(ids) == len(set(ids))
+    assert moved in ids and moved not in [r["id"] for r in rest]
+    mark = len(sb.requests)
+    again = [
+        r["id"]
+        for p in navigable_pages(client, "company/companies", page_size=20)
+        for r in p.records
+    ]
+    assert len(sb.requests) > mark and again == sorted(again) and moved in again

@@ -284,11 +284,16 @@ def _items(tables: Mapping[str, Any], endpoint: Endpoint, write_disposition: str
                 table = dlt.mark.with_hints(table, dlt.mark.make_hints(write_disposition="append"))
             yield table
             continue
-        key = ["record_id", "id"] if name.endswith("__custom_fields") else ["record_id", LIST_INDEX]
+        # Merged on record_id alone: a record's rows replace all it had. No primary key:
+        # dlt would delete on "primary key OR merge key", a join DuckDB and Postgres cannot
+        # hash (at 6M custom-field rows it ran out of DuckDB's memory cap). Rows are unique
+        # without dedup: a record comes once per load (forward-only pages advance by id,
+        # split ranges are disjoint, navigable walks drop ids they already gave) and its
+        # elements have distinct (id or _idx) keys.
         hints = dlt.mark.make_hints(
             table_name=name,
             write_disposition=write_disposition,
-            primary_key=key,
+            primary_key=[],  # not the parent's: a variant would take the resource's "id"
             merge_key="record_id" if write_disposition == "merge" else None,
             columns=_list_columns(name),
         )
@@ -296,14 +301,18 @@ def _items(tables: Mapping[str, Any], endpoint: Endpoint, write_disposition: str
 
 
 def _list_columns(name: str) -> list[dict[str, Any]]:
+    """A list table's columns; ``primary_key: False`` clears the key that schemas of
+    earlier versions hold (a hint left out would be kept)."""
     if name.endswith("__custom_fields"):
+        keys = ("record_id", "id")
         return [
             {"name": c, "data_type": t, "nullable": c != "record_id"}
+            | ({"primary_key": False} if c in keys else {})
             for c, t in CUSTOM_FIELD_TYPES.items()
         ]
     return [
-        {"name": "record_id", "data_type": "bigint", "nullable": False},
-        {"name": LIST_INDEX, "data_type": "bigint", "nullable": False},
+        {"name": "record_id", "data_type": "bigint", "nullable": False, "primary_key": False},
+        {"name": LIST_INDEX, "data_type": "bigint", "nullable": False, "primary_key": False},
     ]
 
 

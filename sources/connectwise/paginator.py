@@ -8,8 +8,9 @@ walk does not follow links at all: it re-sends the caller's parameters with
 
 Navigable (``page``/``pageSize``), for collections that do not support forward-only:
 ``page`` counts up from 1 until a short page or a response without a ``next`` link.
-Offsets can shift when records are added or deleted during the walk; merging on ``id``
-absorbs the duplicates, and the incremental watermark picks up what moved.
+Offsets can shift when records are added or deleted during the walk: a record seen on
+an earlier page of the walk is dropped from a later one (a load holds each record once),
+and the incremental watermark picks up what moved.
 
 Split (forward-only, ``split`` > 1): forward-only paging is sequential, so a big table
 costs one round trip per page however many requests the budget allows in flight. After
@@ -53,6 +54,12 @@ def _apply(page: Page, transform: Transform | None) -> tuple[Any, int, Any, Any]
     item = transform(page) if transform is not None else page
     count, first, last = page.summary()
     return item, count, first, last
+
+
+def _key(record: Any) -> int | str | None:
+    """A record's id when it can tell records apart (an int or a string)."""
+    key = record.get("id") if isinstance(record, dict) else None
+    return key if isinstance(key, (int, str)) and not isinstance(key, bool) else None
 
 
 def forward_only_pages(
@@ -109,10 +116,19 @@ def navigable_pages(
     base = _base(params, page_size)
     base.setdefault("orderBy", "id asc")
     number = 1
+    given: set[Any] = set()  # ids of the walk so far (navigable collections are small)
     while True:
         page = client.get_page(path, {**base, "page": number}, api_version=api_version)
         more = bool(_NEXT.search(page.headers.get("Link") or ""))
-        item, count, _, _ = _apply(page, transform)
+        count = len(page.records)
+        ids = [_key(r) for r in page.records]
+        if any(i in given for i in ids if i is not None):
+            kept = [
+                r for r, i in zip(page.records, ids, strict=True) if i is None or i not in given
+            ]
+            page = Page(kept, page.headers)
+        given.update(i for i in ids if i is not None)
+        item, _, _, _ = _apply(page, transform)
         del page
         yield item
         del item
