@@ -214,14 +214,15 @@ def drop_stale_list_rows(
     """Delete list-table rows (custom fields, types…) left behind by a record that was
     loaded again with fewer or no elements: rows older than their record's last load.
 
-    Merging a list table on ``record_id`` replaces the elements of the records that have
-    some; a record whose list became empty brings no rows to merge, so its old rows are
-    found here by load id. ``through``: the newest load id of this run; the tables are then
-    clean through it, and the next run only checks records loaded after it (a join of the
-    list table with those records, not with the whole table: at 2M time entries 0.4 s ->
-    0.2 s per table). A pipeline without that note (local state lost) checks every record,
-    and a run killed before this step is healed by the next, which checks from the last
-    clean load on."""
+    Merging a list table on ``record_id`` replaces all the rows of a record that brings
+    some, so only a record loaded with an empty list can leave rows behind: one without
+    a list row of its own load. Those records are found first (few, often none), then
+    their older rows. ``through``: the newest load id of this run; the tables are then
+    clean through it and the next run looks only at records and list rows loaded after
+    it, which DuckDB finds without reading the older row groups (large tenant, 6M custom
+    field rows: 0.4 s -> 0.01 s per table). A pipeline without that note (local state
+    lost) checks every record; a run killed before this step is healed by the next,
+    which checks from the last clean load on."""
     tables = list(tables)
     if not tables:
         return 0
@@ -245,12 +246,23 @@ def drop_stale_list_rows(
                 continue
             parent = _qualified(sql, table)
             since = clean.get(f"{schema.name}.{table}")
-            after = f"AND p._dlt_load_id > '{since}' " if since and _load_id(since) else ""
+            since = since if since and _load_id(since) else None
             for name in nested:
                 child = _qualified(sql, name)
+                # records (loaded since the last clean load) without a list row of their
+                # own load: their list came empty; only they can have rows left behind
+                emptied = (
+                    f"SELECT p.id, p._dlt_load_id FROM {parent} p WHERE "
+                    + (f"p._dlt_load_id > '{since}' AND " if since else "")
+                    + f"NOT EXISTS (SELECT 1 FROM {child} c WHERE "
+                    + (f"c._dlt_load_id > '{since}' AND " if since else "")
+                    + "c.record_id = p.id AND c._dlt_load_id = p._dlt_load_id)"
+                )
+                if not int(sql.execute_sql(f"SELECT count(*) FROM ({emptied}) e")[0][0]):
+                    continue
                 where = (
-                    f"EXISTS (SELECT 1 FROM {parent} p WHERE p.id = {child}.record_id "
-                    f"{after}AND p._dlt_load_id > {child}._dlt_load_id)"
+                    f"EXISTS (SELECT 1 FROM ({emptied}) e WHERE e.id = {child}.record_id "
+                    f"AND e._dlt_load_id > {child}._dlt_load_id)"
                 )
                 stale = int(sql.execute_sql(f"SELECT count(*) FROM {child} WHERE {where}")[0][0])
                 if stale:

@@ -99,6 +99,12 @@ def test_incremental_run_merges_changes(loaded) -> None:
         sb.update("service/tickets", tid, {"summary": f"merged on every warehouse {n}"})
         sb.create(NOTES, {"text": f"note {n}", "internalAnalysisFlag": True}, parent_id=tid)
     new_company = sb.create("company/companies", {"identifier": "WhNewCo", "name": "Wh New Co"})
+    # list rows: one ticket's custom field gets a new value, one company's types empty
+    fields = sb.get("service/tickets", tickets[10])["customFields"]
+    changed = {**fields[0], "value": "changed on every warehouse"}
+    sb.update("service/tickets", tickets[10], {"customFields": [changed]})
+    typed = next(c for c in sb.ids("company/companies") if sb.get("company/companies", c)["types"])
+    sb.update("company/companies", typed, {"types": []})
     summary = run_sync(pipeline, tables=TABLES, deletes="off", **source_args(sb))
     assert summary.mismatches == []
     assert summary.rows["service_tickets"] <= len(picked) + 2  # the watermark may re-read one
@@ -117,6 +123,17 @@ def test_incremental_run_merges_changes(loaded) -> None:
     assert warehouse_rows(
         pipeline, "SELECT name FROM connectwise.company_companies WHERE id = %s", new_company["id"]
     ) == [("Wh New Co",)]
+    rows = warehouse_rows(
+        pipeline,
+        "SELECT id, value FROM connectwise.service_tickets__custom_fields WHERE record_id = %s",
+        tickets[10],
+    )
+    assert len(rows) == len(fields) and (changed["id"], changed["value"]) in rows
+    assert warehouse_rows(
+        pipeline,
+        "SELECT count(*) FROM connectwise.company_companies__types WHERE record_id = %s",
+        typed,
+    ) == [(0,)]
 
 
 def test_deleted_records_are_marked_with_their_notes(loaded) -> None:

@@ -273,7 +273,7 @@ def _normalizer(table: str) -> PageNormalizer:
 
 def _items(tables: Mapping[str, Any], endpoint: Endpoint, write_disposition: str) -> Iterator[Any]:
     """Arrow tables of one page as dlt items: the endpoint's table as is, list tables as
-    table variants merged on (record_id, id or _idx), replaced per record_id."""
+    table variants merged on record_id (a record's rows replace all it had)."""
     for name, table in tables.items():
         if name == endpoint.table:
             # a (re)loaded record is live: the merge clears a mark set by a delete sweep
