@@ -153,6 +153,31 @@ def test_watermark_rule() -> None:
     assert never.next_cursor() == "2026-01-01T00:00:00Z"
 
 
+def test_boundary_forgets_a_bulk_change_without_digesting_all_of_it(monkeypatch) -> None:
+    """Records in the lag window are remembered (id -> digest) up to MAX_ENTRIES; past
+    that nothing is kept, so the digests of the rest are not computed at all."""
+    from sources.connectwise import watermark
+
+    digested: list[int] = []
+    real = watermark.record_digest
+    monkeypatch.setattr(watermark, "record_digest", lambda r: digested.append(r["id"]) or real(r))
+    monkeypatch.setattr(watermark.Boundary, "MAX_ENTRIES", 5)
+    window, cursor = "2026-06-01T11:59:00Z", "2026-06-01T11:58:00Z"
+
+    def boundary(records: int) -> watermark.Boundary:
+        b = watermark.Boundary(None, "2026-01-01T00:00:00Z")
+        b.start_window(window)
+        for i in range(1, records + 1):
+            # older and older: only the first is at the newest second, all in the window
+            b.already_loaded({"id": i, "x": i}, f"2026-06-01T11:59:{59 - i:02d}Z")
+        return b
+
+    assert len(boundary(5).state_for(cursor)["seen"]) == 5 and len(digested) == 5
+    digested.clear()
+    assert boundary(20).state_for(cursor) == {}
+    assert len(digested) == 6  # the sixth went over the limit; the other 14 never digested
+
+
 def test_paginators_keep_every_parameter_and_stop(sandbox: Sandbox) -> None:
     client = ConnectWiseClient(base_url=sandbox.info["base_url"], **_creds(sandbox))
     conditions = "closedFlag = False"
