@@ -209,7 +209,10 @@ LISTS_CLEAN_KEY = "cwsync_list_rows_clean_through"
 
 
 def drop_stale_list_rows(
-    pipeline: dlt.Pipeline, tables: Iterable[str], through: str | None = None
+    pipeline: dlt.Pipeline,
+    tables: Iterable[str],
+    through: str | None = None,
+    first_loads: Iterable[str] = (),
 ) -> int:
     """Delete list-table rows (custom fields, types…) left behind by a record that was
     loaded again with fewer or no elements: rows older than their record's last load.
@@ -222,7 +225,8 @@ def drop_stale_list_rows(
     it, which DuckDB finds without reading the older row groups (large tenant, 6M custom
     field rows: 0.4 s -> 0.01 s per table). A pipeline without that note (local state
     lost) checks every record; a run killed before this step is healed by the next,
-    which checks from the last clean load on."""
+    which checks from the last clean load on. ``first_loads``: tables that had no rows
+    before this run, clean as loaded (nothing is checked)."""
     tables = list(tables)
     if not tables:
         return 0
@@ -230,6 +234,7 @@ def drop_stale_list_rows(
     if schema is None:
         return 0
     present = set(schema.data_table_names(seen_data_only=True))
+    fresh = set(first_loads)
     try:
         clean = dict(pipeline.get_local_state_val(LISTS_CLEAN_KEY) or {})
     except KeyError:
@@ -243,6 +248,10 @@ def drop_stale_list_rows(
         for table in tables:
             nested = [n for n in list_tables_of(table, present) if has_load_id(n)]
             if table not in present or not nested or not has_load_id(table):
+                continue
+            if table in fresh:
+                if through and _load_id(through):
+                    clean[f"{schema.name}.{table}"] = through
                 continue
             parent = _qualified(sql, table)
             since = clean.get(f"{schema.name}.{table}")

@@ -243,7 +243,10 @@ def run_sync(
     before = (stats.requests, stats.retries, stats.records)
     selected = list(source.resources.keys())
     finish_pending(pipeline)
-    drop_list_table_keys(pipeline, source.name)
+    drop_list_table_keys(pipeline, source.name)  # also brings the schema from the warehouse
+    # tables with rows before this run (the others are loaded for the first time: no
+    # list row can be left behind in them)
+    had_rows = _tables_with_rows(pipeline, source.name) if not full_refresh else set(selected)
     if full_refresh and views:
         drop_views(pipeline)  # Postgres will not drop tables that views depend on
     info = pipeline.run(
@@ -254,7 +257,12 @@ def run_sync(
     trace = pipeline.last_trace
     rows = dict(trace.last_normalize_info.row_counts) if trace.last_normalize_info else {}
     newest_load = max(info.loads_ids) if info is not None and info.loads_ids else None
-    drop_stale_list_rows(pipeline, [t for t in selected if rows.get(t)], through=newest_load)
+    drop_stale_list_rows(
+        pipeline,
+        [t for t in selected if rows.get(t)],
+        through=newest_load,
+        first_loads=[t for t in selected if t not in had_rows],
+    )
     source_state = pipeline.state.get("sources", {}).get(source.name, {})
     summary = RunSummary(
         rows=rows,
@@ -378,6 +386,12 @@ def finish_pending(pipeline: dlt.Pipeline) -> None:
         log.warning("finishing the load left by an interrupted run first")
         pipeline.normalize()
         pipeline.load()
+
+
+def _tables_with_rows(pipeline: dlt.Pipeline, schema_name: str) -> set[str]:
+    if schema_name not in pipeline.schema_names:
+        return set()
+    return set(pipeline.schemas[schema_name].data_table_names(seen_data_only=True))
 
 
 def drop_list_table_keys(pipeline: dlt.Pipeline, schema_name: str) -> list[str]:

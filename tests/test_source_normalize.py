@@ -193,7 +193,13 @@ def test_emptied_lists_leave_no_rows_behind(tmp_path, fresh_sandbox) -> None:
     sb = fresh_sandbox
     pipeline = duckdb_pipeline(tmp_path)
     args = source_args(sb)
-    run_sync(pipeline, tables=["company_contacts"], **args)
+    first = run_sync(pipeline, tables=["company_contacts"], **args)
+    # a first load is clean as loaded: noted, nothing checked
+    from pipelines import reconcile
+
+    assert pipeline.get_local_state_val(reconcile.LISTS_CLEAN_KEY) == {
+        "connectwise.company_contacts": first.load_info.loads_ids[0]
+    }
     table = "connectwise.company_contacts__communication_items"
     with_items = [
         cid
@@ -222,8 +228,6 @@ def test_emptied_lists_leave_no_rows_behind(tmp_path, fresh_sandbox) -> None:
     assert duckdb_rows(pipeline, f"SELECT count(*) FROM {table}") == [(total,)]
 
     # the next runs check only records loaded after the last clean load ...
-    from pipelines import reconcile
-
     clean = pipeline.get_local_state_val(reconcile.LISTS_CLEAN_KEY)
     assert set(clean) == {"connectwise.company_contacts"}
     sb.clock.advance(120)
