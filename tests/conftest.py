@@ -94,15 +94,16 @@ def source_args(sandbox: Sandbox, **extra) -> dict:
     return args
 
 
-def duckdb_pipeline(tmp_path, name: str = "cwtest"):
-    """A dlt pipeline into a DuckDB file under ``tmp_path`` with its own state dir."""
+def duckdb_pipeline(tmp_path, name: str = "cwtest", state_dir: str | None = None):
+    """A dlt pipeline into a DuckDB file under ``tmp_path`` with its own state dir
+    (``state_dir``: another one, as on a new machine: nothing local, the same warehouse)."""
     from pipelines.sync import make_pipeline
 
     return make_pipeline(
         "duckdb",
         duckdb_path=str(tmp_path / f"{name}.duckdb"),
         pipeline_name=name,
-        pipelines_dir=str(tmp_path / f"{name}-state"),
+        pipelines_dir=str(tmp_path / (state_dir or f"{name}-state")),
     )
 
 

@@ -265,7 +265,7 @@ def test_list_tables_of_an_older_schema_lose_their_primary_key(tmp_path, fresh_s
     """Schemas written by earlier versions keyed list tables on (record_id, id): dlt
     would delete on "key OR merge key", a join DuckDB cannot hash. The run drops that key
     (also in a schema restored from the warehouse) and merges on record_id alone."""
-    from pipelines.sync import make_pipeline, run_sync
+    from pipelines.sync import run_sync
 
     sb = fresh_sandbox
     tables = ["service_tickets"]
@@ -298,12 +298,7 @@ def test_list_tables_of_an_older_schema_lose_their_primary_key(tmp_path, fresh_s
         f"SELECT count(*), count(DISTINCT id) FROM connectwise.{list_table} WHERE record_id = {ticket}",
     ) == [(fields, fields)]
     # a new machine: the schema comes from the warehouse, still without the key
-    again = make_pipeline(
-        "duckdb",
-        duckdb_path=str(tmp_path / "cwtest.duckdb"),
-        pipeline_name="cwtest",
-        pipelines_dir=str(tmp_path / "elsewhere"),
-    )
+    again = duckdb_pipeline(tmp_path, state_dir="elsewhere")
     run_sync(again, tables=tables, **source_args(sb))
     columns = again.default_schema.tables[list_table]["columns"]
     assert [c for c, v in columns.items() if v.get("primary_key")] == []

@@ -481,8 +481,6 @@ def test_first_sync_appends_then_runs_merge(tmp_path, fresh_sandbox) -> None:
 def test_a_new_machine_merges_into_an_existing_warehouse(tmp_path, fresh_sandbox) -> None:
     """Pipeline state lost locally (a new machine, a wiped pipelines dir): dlt restores it
     from the warehouse, and the run merges — no row twice."""
-    from pipelines.sync import make_pipeline
-
     sb = fresh_sandbox
     tables = ["service_tickets"]
     first = duckdb_pipeline(tmp_path)
@@ -491,12 +489,7 @@ def test_a_new_machine_merges_into_an_existing_warehouse(tmp_path, fresh_sandbox
     ticket = sb.ids("service/tickets")[1]
     sb.update("service/tickets", ticket, {"summary": "changed on the old machine's watch"})
     sb.clock.advance(120)
-    again = make_pipeline(
-        "duckdb",
-        duckdb_path=str(tmp_path / "cwtest.duckdb"),
-        pipeline_name="cwtest",
-        pipelines_dir=str(tmp_path / "new-machine-state"),
-    )
+    again = duckdb_pipeline(tmp_path, state_dir="new-machine-state")
     run_sync(again, tables=tables, **source_args(sb))
     total = sb.count("service/tickets")
     assert duckdb_rows(
