@@ -439,14 +439,20 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         sandbox.start()
     except (ValueError, OSError) as exc:
         raise UsageError(f"cannot start the sandbox: {exc}") from None
-    print(json.dumps(sandbox.info), flush=True)
-    print(
-        f"sandbox: serving {sandbox.base_url} (seeded in {sandbox.seed_seconds:.1f}s); Ctrl-C stops it",
-        file=sys.stderr,
-        flush=True,
-    )
+    # from here on, Ctrl-C or SIGTERM at any moment stops the sandbox (a client may
+    # connect and stop it as soon as it has read the first line)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    sandbox.serve_forever()
+    try:
+        print(json.dumps(sandbox.info), flush=True)
+        print(
+            f"sandbox: serving {sandbox.base_url} (seeded in {sandbox.seed_seconds:.1f}s); "
+            "Ctrl-C stops it",
+            file=sys.stderr,
+            flush=True,
+        )
+        sandbox.serve_forever()
+    finally:
+        sandbox.stop()
     return 0
 
 

@@ -153,8 +153,15 @@ def test_cli_prints_connection_json_then_serves() -> None:
         assert r.status_code == 200 and r.json()["count"] > 0
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
-    assert proc.returncode in (0, 130)
+        try:
+            _, err = proc.communicate(timeout=20)  # stderr read, so it never blocks a write
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError(
+                f"the sandbox did not stop on Ctrl-C; stderr: {err[-2000:]}"
+            ) from None
+    assert proc.returncode in (0, 130), err
 
 
 def test_cli_bad_input_is_one_line() -> None:

@@ -140,6 +140,7 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        """Stop serving and drop the tenant (unless kept with ``db``); again: nothing."""
         if self.callbacks is not None:
             self.callbacks.stop()
             self.callbacks = None
