@@ -440,7 +440,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         raise UsageError(f"cannot start the sandbox: {exc}") from None
     # from here on, Ctrl-C or SIGTERM at any moment stops the sandbox (a client may
-    # connect and stop it as soon as it has read the first line)
+    # connect and stop it as soon as it has read the first line); SIGINT too when the
+    # sandbox was started from a script with `&`, which leaves it ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         print(json.dumps(sandbox.info), flush=True)

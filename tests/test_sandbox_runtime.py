@@ -116,17 +116,25 @@ def test_db_persists_between_runs(tmp_path) -> None:
         assert sb.get("company/companies", created["id"])["name"] == "Persisted Ltd"
 
 
-def _spawn(*args: str) -> subprocess.Popen:
+def _spawn(*args: str, sigint_ignored: bool = False) -> subprocess.Popen:
+    """``cwsync sandbox`` in a child process (``sigint_ignored``: started the way a
+    script's ``cwsync sandbox &`` starts it, with SIGINT ignored)."""
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     return subprocess.Popen(
         [sys.executable, "-m", "cwsync", "sandbox", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ignore_sigint if sigint_ignored else None,
     )
 
 
-def test_cli_prints_connection_json_then_serves() -> None:
-    proc = _spawn("--port", "0", "--scale", "200", "--seed", "3")
+@pytest.mark.parametrize("sigint_ignored", [False, True])
+def test_cli_prints_connection_json_then_serves(sigint_ignored: bool) -> None:
+    proc = _spawn("--port", "0", "--scale", "200", "--seed", "3", sigint_ignored=sigint_ignored)
     try:
         info = json.loads(proc.stdout.readline())
         assert set(info) >= {
