@@ -154,6 +154,9 @@ def make_pipeline(
             # with 256 MB, ~1.3 GB uncapped) and takes as long
             credentials.global_config = {"memory_limit": duckdb_memory_limit}
         destination = dlt.destinations.duckdb(credentials)
+    # a loaded package keeps its folder and state, not its files: kept, the full load of
+    # the large benchmark tenant left 530 MB of parquet behind, and every run adds more
+    os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
     # rows come as Arrow tables (parquet); each carries its load id, which the list-table
     # cleanup (reconcile.drop_stale_list_rows) and the run history rely on
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")

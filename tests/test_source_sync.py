@@ -112,6 +112,17 @@ def test_every_endpoint_loads_with_the_sandbox_counts(full) -> None:
     assert summary.changed["service_tickets"] == sb.count("service/tickets")
 
 
+def test_loaded_packages_keep_no_data_files(full) -> None:
+    """The pipelines directory keeps each loaded package's state, not its parquet: a
+    full sync of a big tenant would leave its whole copy there, and every run more."""
+    from pathlib import Path
+
+    _, pipeline, summary = full
+    loaded = Path(pipeline.working_dir) / "load" / "loaded"
+    assert summary.load_info.loads_ids[0] in {p.name for p in loaded.iterdir()}
+    assert not [f for f in loaded.rglob("*") if f.suffix in (".parquet", ".sql", ".gz")]
+
+
 def test_full_sync_uses_forward_only_pages_of_1000(full) -> None:
     sb, _, _ = full
     lists = [
