@@ -235,6 +235,7 @@ def drop_stale_list_rows(
         return 0
     present = set(schema.data_table_names(seen_data_only=True))
     fresh = set(first_loads)
+    mark = through if through and _load_id(through) else None
     try:
         clean = dict(pipeline.get_local_state_val(LISTS_CLEAN_KEY) or {})
     except KeyError:
@@ -249,23 +250,21 @@ def drop_stale_list_rows(
             nested = [n for n in list_tables_of(table, present) if has_load_id(n)]
             if table not in present or not nested or not has_load_id(table):
                 continue
-            if table in fresh:
-                if through and _load_id(through):
-                    clean[f"{schema.name}.{table}"] = through
-                continue
+            key = f"{schema.name}.{table}"
+            if table in fresh:  # its first load: clean as loaded
+                nested = []
+            since = clean.get(key)
+            after = f"._dlt_load_id > '{since}' AND " if since and _load_id(since) else None
+            p_after, c_after = ("p" + after, "c" + after) if after else ("", "")
             parent = _qualified(sql, table)
-            since = clean.get(f"{schema.name}.{table}")
-            since = since if since and _load_id(since) else None
             for name in nested:
                 child = _qualified(sql, name)
                 # records (loaded since the last clean load) without a list row of their
                 # own load: their list came empty; only they can have rows left behind
                 emptied = (
-                    f"SELECT p.id, p._dlt_load_id FROM {parent} p WHERE "
-                    + (f"p._dlt_load_id > '{since}' AND " if since else "")
-                    + f"NOT EXISTS (SELECT 1 FROM {child} c WHERE "
-                    + (f"c._dlt_load_id > '{since}' AND " if since else "")
-                    + "c.record_id = p.id AND c._dlt_load_id = p._dlt_load_id)"
+                    f"SELECT p.id, p._dlt_load_id FROM {parent} p WHERE {p_after}"
+                    f"NOT EXISTS (SELECT 1 FROM {child} c WHERE {c_after}"
+                    "c.record_id = p.id AND c._dlt_load_id = p._dlt_load_id)"
                 )
                 if not int(sql.execute_sql(f"SELECT count(*) FROM ({emptied}) e")[0][0]):
                     continue
@@ -277,9 +276,9 @@ def drop_stale_list_rows(
                 if stale:
                     sql.execute_sql(f"DELETE FROM {child} WHERE {where}")
                     removed += stale
-            if through and _load_id(through):
-                clean[f"{schema.name}.{table}"] = through
-    if through:
+            if mark:
+                clean[key] = mark
+    if mark:
         pipeline.set_local_state_val(LISTS_CLEAN_KEY, clean)
     return removed
 

@@ -249,7 +249,7 @@ def run_sync(
     drop_list_table_keys(pipeline, source.name)  # also brings the schema from the warehouse
     # tables with rows before this run (the others are loaded for the first time: no
     # list row can be left behind in them)
-    had_rows = _tables_with_rows(pipeline, source.name) if not full_refresh else set(selected)
+    had_rows = loaded_tables(pipeline) if not full_refresh else set(selected)
     if full_refresh and views:
         drop_views(pipeline)  # Postgres will not drop tables that views depend on
     info = pipeline.run(
@@ -389,12 +389,6 @@ def finish_pending(pipeline: dlt.Pipeline) -> None:
         log.warning("finishing the load left by an interrupted run first")
         pipeline.normalize()
         pipeline.load()
-
-
-def _tables_with_rows(pipeline: dlt.Pipeline, schema_name: str) -> set[str]:
-    if schema_name not in pipeline.schema_names:
-        return set()
-    return set(pipeline.schemas[schema_name].data_table_names(seen_data_only=True))
 
 
 def drop_list_table_keys(pipeline: dlt.Pipeline, schema_name: str) -> list[str]:

@@ -293,7 +293,9 @@ def _items(tables: Mapping[str, Any], endpoint: Endpoint, write_disposition: str
         hints = dlt.mark.make_hints(
             table_name=name,
             write_disposition=write_disposition,
-            primary_key=[],  # not the parent's: a variant would take the resource's "id"
+            # not the parent's "id", which a variant would take; a key that schemas of
+            # earlier versions hold is cleared by the pipeline (sync.drop_list_table_keys)
+            primary_key=[],
             merge_key="record_id" if write_disposition == "merge" else None,
             columns=_list_columns(name),
         )
@@ -301,18 +303,14 @@ def _items(tables: Mapping[str, Any], endpoint: Endpoint, write_disposition: str
 
 
 def _list_columns(name: str) -> list[dict[str, Any]]:
-    """A list table's columns; ``primary_key: False`` clears the key that schemas of
-    earlier versions hold (a hint left out would be kept)."""
     if name.endswith("__custom_fields"):
-        keys = ("record_id", "id")
         return [
             {"name": c, "data_type": t, "nullable": c != "record_id"}
-            | ({"primary_key": False} if c in keys else {})
             for c, t in CUSTOM_FIELD_TYPES.items()
         ]
     return [
-        {"name": "record_id", "data_type": "bigint", "nullable": False, "primary_key": False},
-        {"name": LIST_INDEX, "data_type": "bigint", "nullable": False, "primary_key": False},
+        {"name": "record_id", "data_type": "bigint", "nullable": False},
+        {"name": LIST_INDEX, "data_type": "bigint", "nullable": False},
     ]
 
 

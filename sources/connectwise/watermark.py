@@ -215,13 +215,10 @@ class Boundary:
                         self._newest = last_updated
                         self._top = {}
                     self._top[rid] = (last_updated, digest)
-                # every window record would be kept (the next cursor is at or before
-                # the window start), so past MAX_ENTRIES of them nothing will be: stop
-                # digesting now (a bulk change just before the run: 30k records)
-                if (
-                    len(self._window) > self.MAX_ENTRIES
-                    or len(self._window) + len(self._top) > 2 * self.MAX_ENTRIES
-                ):
+                # every window and newest-second record would be kept (the next cursor
+                # is at or before both), so past MAX_ENTRIES of either nothing will be:
+                # stop digesting now (a bulk change just before the run: 30k records)
+                if max(len(self._window), len(self._top)) > self.MAX_ENTRIES:
                     self._overflow = True
                     self._window, self._top = {}, {}
         return known is not None and known == digest
