@@ -242,6 +242,11 @@ def run_sync(
     kwargs: dict[str, Any] = dict(source_args)
     if start_date:
         kwargs["start_date"] = start_date
+    # the Arrow types of the tables' pages, kept for the next run (local, like the state)
+    kwargs.setdefault(
+        "page_types_dir",
+        os.path.join(pipeline.working_dir, "page_types", schema_name or "connectwise"),
+    )
     source, stats, filters = _prepare_source(tables, client, stats, schema_name, kwargs)
     before = (stats.requests, stats.retries, stats.records)
     selected = list(source.resources.keys())

@@ -12,7 +12,7 @@ import sources.connectwise as source_module
 from sources.connectwise.body_reader import (
     read_records,
     reader_schema,
-    records_at,
+    record_spans,
     values_are_text,
     wrapped,
 )
@@ -147,7 +147,7 @@ def test_quoting_changes_only_bare_values() -> None:
     assert [f["value"] for f in decoded["customFields"]] == ["5", "-1500.0", "false", "7"]
 
 
-def test_records_are_cut_from_the_body_only_whole() -> None:
+def test_records_are_cut_from_the_body_exactly() -> None:
     records = [
         {"id": 1, "parent": {"id": 2, "name": "b"}, "types": [{"id": 7}, {"id": 2, "name": "x"}]},
         {"id": 2, "name": "b"},
@@ -155,11 +155,26 @@ def test_records_are_cut_from_the_body_only_whole() -> None:
         {"id": 4, "name": "d"},
     ]
     body = orjson.dumps(records)
-    ids = [r["id"] for r in records]
-    assert records_at(body, ids, [2, 3]) == {2: records[2], 3: records[3]}
-    assert records_at(body, ids, [1]) is None  # the cut of 1 would start inside record 0
-    assert records_at(body, ids, [0]) is None  # and the cut of 0 would end inside it
-    assert records_at(orjson.dumps([{"name": "x", "id": 9}]), [9], [0]) is None  # id not first
+    spans = record_spans(body, [r["id"] for r in records])
+    assert [orjson.loads(body[a:b]) for a, b in spans] == records
+    assert [body[a:b] for a, b in spans] == [orjson.dumps(r) for r in records]
+    assert record_spans(orjson.dumps([{"name": "x", "id": 9}]), [9]) is None  # id not first
+    assert record_spans(b'[{"id":1,"a":2}, {"id":2,"a":3}]', [1, 2]) is None  # spaces
+    assert record_spans(b"[]", []) is None
+
+
+def test_a_nested_run_of_the_next_ids_is_not_taken_for_the_records() -> None:
+    """Custom fields ``{"id":2,…},{"id":3,…}`` inside record 1 look like records 2 and 3
+    starting: a cut of record 2 must not stop at the nested ``,{"id":3,``."""
+    fields = [{"id": 2, "caption": "a", "value": "x"}, {"id": 3, "caption": "b", "value": 1}]
+    records = [
+        {"id": 1, "customFields": fields},
+        {"id": 2, "name": "two", "customFields": fields},
+        {"id": 3, "name": "three", "customFields": fields},
+    ]
+    body = orjson.dumps(records)
+    spans = record_spans(body, [1, 2, 3])
+    assert [orjson.loads(body[a:b]) for a, b in spans] == records
 
 
 @pytest.mark.parametrize("tables", [["service_tickets", "company_contacts", "company_companies"]])
@@ -214,3 +229,57 @@ def test_a_sync_reading_bodies_loads_what_a_decoding_sync_loads(
         select = ", ".join(f'"{c}"' for c in columns)
         sql = f'select {select} from connectwise."{name}" order by all'
         assert duckdb_rows(reading, sql) == duckdb_rows(decoding, sql), name
+
+
+def test_a_run_starts_from_the_page_types_the_last_run_kept(tmp_path, monkeypatch) -> None:
+    """An incremental run reads its first page of a table into Arrow too, with the type the
+    run before kept; a kept type that no longer fits, or a file that does not read, only
+    sends the first page the slow way, with the same rows loaded."""
+    from pathlib import Path
+
+    from cwsync.sandbox import Sandbox
+    from pipelines.sync import run_sync
+    from sources.connectwise.page_types import PageTypes
+
+    outcomes: list[bool] = []
+    real = source_module.read_records
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        read = real(*args, **kwargs)
+        outcomes.append(read is not None)
+        return read
+
+    monkeypatch.setattr(source_module, "read_records", counted)
+    tables = ["service_tickets", "company_contacts"]
+    with Sandbox(scale=400, seed=3) as sb:
+        args = source_args(sb)
+        pipeline = duckdb_pipeline(tmp_path)
+        run_sync(pipeline, tables=tables, **args)
+        kept = PageTypes(Path(pipeline.working_dir) / "page_types" / "connectwise")
+        assert all(pa.types.is_struct(kept.load(t)) for t in tables)
+        tickets = sb.ids("service/tickets")
+
+        def edit_and_sync(n: int, label: str) -> dict[str, int]:
+            for rid in tickets[:n]:
+                sb.update("service/tickets", rid, {"summary": f"{label} {rid}"})
+            outcomes.clear()
+            changed = run_sync(pipeline, tables=tables, **args).changed
+            got = duckdb_rows(
+                pipeline,
+                f"SELECT count(*) FROM connectwise.service_tickets WHERE summary LIKE '{label} %'",
+            )
+            assert got == [(n,)]
+            return changed
+
+        assert edit_and_sync(5, "kept")["service_tickets"] == 5
+        assert len(outcomes) == 2 and all(outcomes)  # one page per table, both read
+
+        kept.save("service_tickets", pa.struct([("id", pa.int64())]))  # names no other field
+        assert edit_and_sync(3, "narrow")["service_tickets"] == 3
+        assert outcomes.count(False) == 1  # refused, decoded, and the type widened again
+        assert kept.load("service_tickets").num_fields > 20
+
+        (kept.directory / "service_tickets.arrow-schema").write_bytes(b"not a schema")
+        assert kept.load("service_tickets") is None
+        assert edit_and_sync(4, "unreadable")["service_tickets"] == 4
+        assert pa.types.is_struct(kept.load("service_tickets"))

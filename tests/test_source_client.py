@@ -159,8 +159,10 @@ def test_boundary_forgets_a_bulk_change_without_digesting_all_of_it(monkeypatch)
     from sources.connectwise import watermark
 
     digested: list[int] = []
-    real = watermark.record_digest
-    monkeypatch.setattr(watermark, "record_digest", lambda r: digested.append(r["id"]) or real(r))
+    real = watermark.content_digest
+    monkeypatch.setattr(
+        watermark, "content_digest", lambda r, base=None: digested.append(r["id"]) or real(r, base)
+    )
     monkeypatch.setattr(watermark.Boundary, "MAX_ENTRIES", 5)
     window, cursor = "2026-06-01T11:59:00Z", "2026-06-01T11:58:00Z"
 
@@ -169,7 +171,7 @@ def test_boundary_forgets_a_bulk_change_without_digesting_all_of_it(monkeypatch)
         b.start_window(window)
         for i in range(1, records + 1):
             # older and older: only the first is at the newest second, all in the window
-            b.already_loaded({"id": i, "x": i}, f"2026-06-01T11:59:{59 - i:02d}Z")
+            b.already_loaded(i, f"2026-06-01T11:59:{59 - i:02d}Z", {"id": i, "x": i})
         return b
 
     assert len(boundary(5).state_for(cursor)["seen"]) == 5 and len(digested) == 5

@@ -316,6 +316,24 @@ def test_record_digest_ignores_links_and_key_order() -> None:
     assert record_digest(a) != record_digest({**a, "name": "m"})
 
 
+def test_content_digest_cuts_the_api_base_from_links_only() -> None:
+    """Links under another API base digest the same; the base written in a text field
+    is content, and so is every other byte of the record."""
+    import orjson
+
+    from sources.connectwise.watermark import content_digest
+
+    def record(base: str, notes: str = "n") -> bytes:
+        return orjson.dumps({"id": 1, "notes": notes, "_info": {"board_href": f"{base}/x/1"}})
+
+    a, b = "https://a.example/v4_6_release/apis/3.0", "http://127.0.0.1:8123/v4_6_release/apis/3.0"
+    assert content_digest(record(a), a) == content_digest(record(b), b + "/")
+    assert content_digest(record(a), a) != content_digest(record(a, "m"), a)
+    assert content_digest(record(a, a), a) != content_digest(record(a, ""), a)  # text kept
+    assert content_digest(record(a), a) == content_digest(orjson.loads(record(a)), a)
+    assert content_digest(record(a)) != content_digest(record(b))  # no base: links count
+
+
 def _digest_of_a_copy_without_links(record: dict) -> str:
     """The digest as first written: a copy without ``…_href`` keys, serialised sorted."""
     import hashlib
@@ -343,8 +361,8 @@ def _digest_of_a_copy_without_links(record: dict) -> str:
     ],
 )
 def test_record_digest_is_the_digest_of_a_copy_without_links(record: dict) -> None:
-    """The links are cut out of the serialised bytes: the same digest as before, so the
-    boundary records a previous version remembered are still recognised."""
+    """The links are cut out of the serialised bytes: the same digest as a copy without
+    them, so a replaced table's digest (the run summary's "unchanged") does not move."""
     from sources.connectwise.watermark import record_digest
 
     assert record_digest(record) == _digest_of_a_copy_without_links(record)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
+import orjson
 import pytest
 
 from cwsync.sandbox import Sandbox
@@ -276,6 +277,63 @@ def test_same_second_updates_are_not_missed(tmp_path) -> None:
         # and a run with nothing new re-reads the boundary but loads nothing
         idle = run_sync(pipeline, tables=["service_tickets"], **args)
         assert idle.changed == {}
+
+
+def test_another_api_host_does_not_reload_the_remembered_records(tmp_path) -> None:
+    """The boundary's digests leave the API base out of the records' links: the same
+    tenant served on another port (or under another host name) is not "changed"."""
+    db = str(tmp_path / "tenant.sqlite")
+    pipeline = duckdb_pipeline(tmp_path)
+    with Sandbox(scale=400, seed=5, db=db) as sb:
+        first = sb.info["base_url"]
+        run_sync(pipeline, tables=["service_tickets"], **source_args(sb))
+    remembered = pipeline.state["sources"]["connectwise"]["resources"]["service_tickets"]
+    assert remembered["boundary"]["seen"]  # records at the newest second, re-read next run
+    with Sandbox(scale=400, seed=5, db=db) as sb:
+        assert sb.info["base_url"] != first
+        assert run_sync(pipeline, tables=["service_tickets"], **source_args(sb)).changed == {}
+
+
+class _OverlappingIdsClient(ConnectWiseClient):
+    """A real client whose pages of tickets give the first record's second and third
+    custom fields the ids of the next two records, as in a tenant whose custom field ids
+    and record ids overlap (small ids on both sides):
+    ``[{"id":f,…,"customFields":[{…},{"id":a,…},{"id":b,…}]},{"id":a,…},{"id":b,…}]``."""
+
+    def get_page(self, path: str, params, **kwargs) -> Page:
+        page = super().get_page(path, params, **kwargs)
+        if path != "service/tickets" or page.body is None:
+            return page
+        records = orjson.loads(page.body)
+        fields = records[0]["customFields"][1:] if records else []
+        for field, record in zip(fields, records[1:3], strict=False):
+            field["id"] = record["id"]
+        return Page(headers=page.headers, body=orjson.dumps(records))
+
+
+def test_a_record_a_nested_object_looks_like_is_not_missed(tmp_path) -> None:
+    """Ticket a's bytes are cut from the page body for its boundary digest (every page is
+    read into Arrow once a run kept the page type): the cut must be ticket a, not the
+    custom field of the first ticket that starts like it, or its second edit in the same
+    second would be skipped as unchanged."""
+    with Sandbox(scale=400, seed=5) as sb:
+        sb.clock.freeze("2026-06-01T12:00:00Z")
+        first, a, b = sb.ids("service/tickets")[:3]
+        args = source_args(sb, cursor_lag_seconds=0)
+        creds = {k: args.pop(k) for k in ("company_id", "public_key", "private_key", "client_id")}
+        client = _OverlappingIdsClient(base_url=args.pop("base_url"), **creds)
+        pipeline = duckdb_pipeline(tmp_path)
+        run_sync(pipeline, tables=["service_tickets"], client=client, **args)  # types kept
+        for ticket in (first, a, b):
+            sb.update("service/tickets", ticket, {"summary": f"edit {ticket}"})
+        edited = run_sync(pipeline, tables=["service_tickets"], client=client, **args)
+        assert edited.changed.get("service_tickets") == 3
+        sb.update("service/tickets", a, {"summary": "same second, edited again"})
+        again = run_sync(pipeline, tables=["service_tickets"], client=client, **args)
+        assert again.changed.get("service_tickets") == 1
+        assert duckdb_rows(
+            pipeline, f"SELECT summary FROM connectwise.service_tickets WHERE id = {a}"
+        ) == [("same second, edited again",)]
 
 
 class _MidSweepClient(ConnectWiseClient):

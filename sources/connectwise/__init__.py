@@ -27,11 +27,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.sources import DltResource
 
-from .body_reader import BodyRecords, read_records, reader_schema, records_at, values_are_text
+from .body_reader import BodyRecords, read_records, reader_schema, record_spans, values_are_text
 from .client import ConnectWiseClient, Page, RequestStats
 from .conditions import all_of, to_utc_iso, updated_since
 from .errors import ConfigurationError
 from .normalize import CUSTOM_FIELD_TYPES, LIST_INDEX, TIMESTAMP, PageNormalizer, TableBatch
+from .page_types import PageTypes
 from .paginator import MAX_PAGE_SIZE as PAGE_SIZE_MAX
 from .paginator import pages
 from .retry import RetryPolicy
@@ -156,6 +157,7 @@ def connectwise_source(
     client: ConnectWiseClient | None = None,
     stats: RequestStats | None = None,
     advance_cursors: bool = True,
+    page_types_dir: str | None = None,
 ) -> Iterable[DltResource]:
     """Every collection of the endpoint table as a dlt resource.
 
@@ -185,6 +187,9 @@ def connectwise_source(
             e.g. ``id in (1,2)``, as the callbacks receiver sends): incremental tables
             are read without the cursor condition and their cursors and boundary state
             stay as they are, since a filtered read proves nothing about other records.
+        page_types_dir: a local folder keeping the Arrow type of each table's pages
+            between runs, so a run's first pages are read into Arrow too (see
+            ``page_types.py``; the pipeline passes its working folder). None: not kept.
     """
     if not 1 <= int(page_size) <= PAGE_SIZE_MAX:
         raise ConfigurationError(f"page_size must be between 1 and {PAGE_SIZE_MAX}")
@@ -208,6 +213,7 @@ def connectwise_source(
         stats.client = client
 
     split = int(split_ranges or max_in_flight or 1)
+    types = PageTypes(page_types_dir) if page_types_dir else None
     wanted = resolve_tables(tables)
     built: dict[str, DltResource] = {}
     for table in wanted:
@@ -229,6 +235,7 @@ def connectwise_source(
                 filters.get(table),
                 split,
                 advance=advance_cursors,
+                types=types,
             )
         else:
             built[table] = _replace_resource(
@@ -324,6 +331,7 @@ def _incremental_resource(
     user_filter: str | None = None,
     split: int = 1,
     advance: bool = True,
+    types: PageTypes | None = None,
 ) -> DltResource:
     def read() -> Iterator[Any]:
         # The range is applied by the API (conditions) and the next cursor is set by the
@@ -343,8 +351,10 @@ def _incremental_resource(
         first_sync = advance and not kept.get("last_value") and not _has_data(endpoint.table)
         disposition = "append" if first_sync else "merge"
         mark = Watermark(previous=cursor, lag_seconds=lag_seconds)
-        boundary = Boundary(state.get("boundary"), cursor)
+        boundary = Boundary(state.get("boundary"), cursor, client.base_url)
         normalizer = _normalizer(endpoint.table)
+        kept_type = types.load(endpoint.table) if types is not None else None
+        normalizer.start_from(kept_type)
         since = updated_since(cursor, endpoint.cursor) if cursor and advance else None
         conditions = all_of(user_filter, since)
         params = {"conditions": conditions} if conditions else {}
@@ -380,7 +390,7 @@ def _incremental_resource(
                     info = record.get("_info")
                     last_updated = info.get("lastUpdated") if isinstance(info, dict) else None
                     mark.saw(last_updated)
-                    if boundary.already_loaded(record, last_updated):
+                    if boundary.already_loaded(record.get("id"), last_updated, record):
                         continue
                     records.append(record)
                 refused = body is not None and kind is not None  # the type must widen
@@ -403,6 +413,9 @@ def _incremental_resource(
             del tables
         for combined in batch.take():
             yield from _items(combined, endpoint, disposition)
+        ended_with = normalizer.read_type
+        if types is not None and ended_with is not None and ended_with != kept_type:
+            types.save(endpoint.table, ended_with)
         next_cursor = mark.next_cursor()
         if next_cursor is not None and advance:
             state.setdefault("incremental", {})[CURSOR_PATH] = {
@@ -422,9 +435,9 @@ def _read_tables(
     boundary: Boundary,
 ) -> dict[str, Any] | None:
     """The tables of a page read into Arrow (:mod:`.body_reader`): the watermark sees
-    the page's newest ``lastUpdated``, the boundary the rows it must (those rows are
-    decoded for their digests), and the records the previous run
-    loaded as they are now are left out. None: nothing done, the page takes the usual
+    the page's newest ``lastUpdated``, the boundary the rows it must (digests of their
+    bytes in the body, not decoded), and the records the previous run loaded as they are
+    now are left out. None: nothing done, the page takes the usual
     way (its ``lastUpdated`` values are not text)."""
     ids = read.column("id")
     if ids is None:
@@ -440,14 +453,18 @@ def _read_tables(
     mark.saw(newest)
     rows = boundary.rows_to_check(ids, last_updated, newest)
     loaded: set[int] = set()
-    if rows:  # their digests: the rows alone are decoded (the whole page if need be)
+    if rows:  # their digests, of their bytes in the body (of the decoded page if need be)
         body = page.body
-        picked = records_at(body, ids.to_pylist(), rows) if body is not None else None
-        if picked is None:
-            records = page.records
-            picked = {r: records[r] for r in rows}
+        id_list = ids.to_pylist()
+        spans = record_spans(body, id_list) if body is not None else None
+        content: Any
+        if spans is not None:
+            view = memoryview(body)  # type: ignore[arg-type]
+            content = [view[a:b] for a, b in spans]
+        else:
+            content = page.records
         stamps = last_updated.to_pylist() if last_updated is not None else [None] * len(read)
-        loaded = {r for r in rows if boundary.already_loaded(picked[r], stamps[r])}
+        loaded = {r for r in rows if boundary.already_loaded(id_list[r], stamps[r], content[r])}
     if loaded:
         read = read.filter([r not in loaded for r in range(len(read))])
     tables = normalizer.tables_from_struct(read.records)

@@ -19,6 +19,7 @@ it misjudges is refused by the reader, never loaded wrong.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,7 @@ CUSTOM_FIELD_STRUCT = pa.struct(
 _VALUE = b'"value":'
 # a bare JSON number or boolean, up to the character that ends a value
 _BARE = re.compile(rb"(?:-?[0-9][-+.eE0-9]*|true|false)(?=[,}\]])")
+_OBJECT_ID = re.compile(rb'\{"id":(-?[0-9]+),')  # an object whose first key is id
 _WRAP_OPEN, _WRAP_CLOSE = b'{"r":', b"}"  # the reader reads objects: the list is wrapped
 
 
@@ -148,36 +150,49 @@ def read_records(body: bytes, schema: pa.Schema, *, quote_values: bool) -> BodyR
     return BodyRecords(records)
 
 
-def records_at(body: bytes, ids: Sequence[Any], rows: Sequence[int]) -> dict[int, dict] | None:
-    """The records at page positions ``rows`` (ascending), each decoded from its own bytes
-    (``ids``: the page's ids in order): a record starts at ``{"id":N,`` and ends where
-    the next one starts. None when a record cannot be cut out that way (another key
-    first, spaces); a cut at a nested object of the same id does not decode to a record
-    of that id, so it is None too, never a wrong record."""
-    out: dict[int, dict] = {}
-    pos = 0
-    for row in rows:
-        rid = ids[row]
-        if type(rid) is not int:
+def record_spans(body: bytes, ids: Sequence[Any]) -> list[tuple[int, int]] | None:
+    """Where each record of a list body starts and ends (``ids``: the page's ids in
+    order), exactly; None when the body is not laid out for it (another key first,
+    spaces between records): decode the page instead.
+
+    Record ``r`` starts where the one before ended (past the comma) and ends where
+    ``,{"id":<next id>,`` follows. A nested object can start the same way (a custom
+    field ``{"id":3,…}`` inside record 2, before record 3): when the body holds more than
+    one object starting with that id, each candidate end is checked by decoding the cut,
+    and the first cut that decodes is the record (a cut ending inside the record is
+    missing its closing braces). Cheap where ids are unique: one regular expression pass
+    and one ``find`` per record, against decoding the page (~6x the time)."""
+    counts = Counter(_OBJECT_ID.findall(body))
+    start = body.find(b"{")
+    end = body.rfind(b"]")
+    if start < 0 or end < start:
+        return None
+    last_end = end
+    spans: list[tuple[int, int]] = []
+    for row, rid in enumerate(ids):
+        if type(rid) is not int or not body.startswith(b'{"id":%d,' % rid, start):
             return None
-        start = body.find(b'{"id":%d,' % rid, pos)
-        if start < 0:
-            return None
-        if row + 1 < len(ids):
+        if row + 1 == len(ids):
+            end = last_end
+        else:
             following = ids[row + 1]
             if type(following) is not int:
                 return None
-            end = body.find(b',{"id":%d,' % following, start)
-        else:
-            end = body.rfind(b"]")
-        if end < start:
-            return None
-        try:
-            record = orjson.loads(memoryview(body)[start:end])
-        except orjson.JSONDecodeError:
-            return None
-        if type(record) is not dict or record.get("id") != rid:
-            return None
-        out[row] = record
-        pos = end
-    return out
+            mark = b',{"id":%d,' % following
+            end = body.find(mark, start)
+            if counts[b"%d" % following] > 1:
+                while end >= 0 and not _decodes(memoryview(body)[start:end]):
+                    end = body.find(mark, end + 1)
+            if end < 0:
+                return None
+        spans.append((start, end))
+        start = end + 1
+    return spans
+
+
+def _decodes(text: memoryview) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True

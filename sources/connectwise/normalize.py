@@ -164,6 +164,12 @@ class PageNormalizer:
         (:mod:`.body_reader`); None until a page was converted, or with no fields."""
         return self._read_type
 
+    def start_from(self, read_type: pa.DataType | None) -> None:
+        """Start from the type a previous run's pages had (:mod:`.page_types`), so the
+        first page of this run is read into Arrow too."""
+        if self._read_type is None and read_type is not None and pa.types.is_struct(read_type):
+            self._read_type = read_type
+
     def tables(
         self,
         records: Iterable[Mapping[str, Any]],
