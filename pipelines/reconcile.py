@@ -235,7 +235,7 @@ def drop_stale_list_rows(
         return 0
     present = set(schema.data_table_names(seen_data_only=True))
     fresh = set(first_loads)
-    mark = through if through and _load_id(through) else None
+    mark = through if through and is_load_id(through) else None
     try:
         clean = dict(pipeline.get_local_state_val(LISTS_CLEAN_KEY) or {})
     except KeyError:
@@ -254,7 +254,7 @@ def drop_stale_list_rows(
             if table in fresh:  # its first load: clean as loaded
                 nested = []
             since = clean.get(key)
-            after = f"._dlt_load_id > '{since}' AND " if since and _load_id(since) else None
+            after = f"._dlt_load_id > '{since}' AND " if since and is_load_id(since) else None
             p_after, c_after = ("p" + after, "c" + after) if after else ("", "")
             parent = _qualified(sql, table)
             for name in nested:
@@ -283,7 +283,7 @@ def drop_stale_list_rows(
     return removed
 
 
-def _load_id(text: str) -> bool:
+def is_load_id(text: str) -> bool:
     """Whether ``text`` looks like a dlt load id (digits and one dot): safe in SQL."""
     head, _, tail = text.partition(".")
     return head.isdigit() and (not tail or tail.isdigit())

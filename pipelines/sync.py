@@ -307,7 +307,7 @@ def run_sync(
     if record_run:
         record(pipeline, summary)
     if views:
-        refresh_views(pipeline, summary)
+        refresh_views(pipeline, summary, incremental=not full_refresh)
     return summary
 
 
@@ -447,10 +447,11 @@ def sweep_due(
     return sweeps, baselines
 
 
-def refresh_views(pipeline: dlt.Pipeline, summary: RunSummary) -> None:
-    """Rebuild the BI views; a failure is reported in the summary, the load stands."""
+def refresh_views(pipeline: dlt.Pipeline, summary: RunSummary, incremental: bool = True) -> None:
+    """Rebuild the BI views (see ``build_views``); a failure is reported in the summary,
+    the load stands."""
     try:
-        summary.views = build_views(pipeline).views
+        summary.views = build_views(pipeline, incremental=incremental).views
     except Exception as exc:  # the data is loaded; say why the views are stale
         log.warning("views not refreshed: %s", exc, exc_info=log.isEnabledFor(logging.INFO))
         summary.views_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -14,12 +14,14 @@ anchored ``~`` regular expressions; other destinations get no views. A column th
 tenant never sent is a typed NULL, so a view's columns do not depend on the data.
 
 Views are dropped and created again in one transaction (not ``CREATE OR REPLACE``:
-Postgres refuses to change a view's columns that way); :func:`drop_views` runs before a full refresh, since Postgres
-will not drop a table a view depends on.
+Postgres refuses to change a view's columns that way); after a run only the views whose
+SQL changed are (see :func:`build_views`). :func:`drop_views` runs before a full refresh,
+since Postgres will not drop a table a view depends on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -29,7 +31,7 @@ import dlt
 
 from sources.connectwise import DELETED_AT
 
-from .reconcile import loaded_tables
+from .reconcile import is_load_id, loaded_tables
 
 log = logging.getLogger("cwsync.views")
 
@@ -294,25 +296,43 @@ def _friendly_sql(view: Friendly, qualified: str, present: set[str]) -> str:
     return "SELECT " + ", ".join(parts) + f" FROM {qualified} AS t{where}"
 
 
-def _custom_sql(sql, schema, table: str) -> str:
+Captions = dict[str, list[str]]  # caption -> the custom field types it was seen with
+
+
+def _captions(sql, nested: str, since: str | None = None) -> Captions:
+    """The captions (with their types) of the rows of the custom field table ``nested``;
+    with ``since``, of the rows of loads after that load id only (a few row groups)."""
+    where = "caption IS NOT NULL"
+    if since is not None:
+        where += f" AND _dlt_load_id > '{since}'"
+    rows = sql.execute_sql(
+        f"SELECT DISTINCT caption, type FROM {sql.make_qualified_table_name(nested)} WHERE {where}"
+    )
+    out: dict[str, set[str]] = {}
+    for caption, cf_type in rows or []:
+        out.setdefault(str(caption), set()).add(str(cf_type or ""))
+    return {caption: sorted(kinds) for caption, kinds in out.items()}
+
+
+def _merged(known: Captions, new: Captions) -> Captions:
+    merged = {caption: set(kinds) for caption, kinds in known.items()}
+    for caption, kinds in new.items():
+        merged.setdefault(caption, set()).update(kinds)
+    return {caption: sorted(kinds) for caption, kinds in sorted(merged.items())}
+
+
+def _custom_sql(sql, schema, table: str, captions: Captions) -> str:
     """The wide view of ``table``: its columns plus one typed column per caption."""
     nested = table + CUSTOM_SUFFIX
     q_table = sql.make_qualified_table_name(table)
     q_nested = sql.make_qualified_table_name(nested)
-    captions = sql.execute_sql(
-        f"SELECT caption, type, count(*) FROM {q_nested} WHERE caption IS NOT NULL "
-        "GROUP BY caption, type"
-    )
-    types: dict[str, dict[str, int]] = {}
-    for caption, cf_type, n in captions or []:
-        types.setdefault(str(caption), {})[str(cf_type or "")] = int(n)
     base = [c for c in _columns(schema, table) if not c.startswith("_dlt_") and c != DELETED_AT]
     taken = set(base)
     pivot, outer = [], []
-    for i, caption in enumerate(sorted(types)):
-        kinds = types[caption]
+    for i, caption in enumerate(sorted(captions)):
+        kinds = captions[caption]
         # one type per caption; a caption seen with several types stays text
-        cf_type = next(iter(kinds)) if len(kinds) == 1 else None
+        cf_type = kinds[0] if len(kinds) == 1 else None
         raw = f"v{i}"
         pivot.append(f"MAX(CASE WHEN caption = {_literal(caption)} THEN value END) AS {raw}")
         expr, _ = typed_value(f"cf.{raw}", cf_type)
@@ -372,25 +392,77 @@ def drop_views(pipeline: dlt.Pipeline, names: Sequence[str] | None = None) -> No
             sql.execute_sql(f"DROP VIEW IF EXISTS {sql.make_qualified_table_name(name)}")
 
 
-def build_views(pipeline: dlt.Pipeline) -> ViewsBuilt:
-    """Create (or refresh) every BI view whose tables are loaded."""
+# pipeline local state: what the views were last made from (see build_views)
+VIEWS_KEY = "cwsync_views"
+
+
+def _newest_load(sql) -> str | None:
+    rows = sql.execute_sql(
+        f"SELECT max(load_id) FROM {sql.make_qualified_table_name('_dlt_loads')}"
+    )
+    newest = rows[0][0] if rows else None
+    return str(newest) if newest is not None and is_load_id(str(newest)) else None
+
+
+def _existing_views(sql) -> set[str]:
+    rows = sql.execute_sql(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = %s AND table_type = 'VIEW'",
+        sql.dataset_name,
+    )
+    return {str(name) for (name,) in rows or []}
+
+
+def build_views(pipeline: dlt.Pipeline, *, incremental: bool = False) -> ViewsBuilt:
+    """Create (or refresh) every BI view whose tables are loaded.
+
+    ``incremental`` (after a run's load): the captions of a custom field table are the
+    ones known when the views were last made plus those of the rows loaded since, read
+    from the newest row groups rather than the whole table (0.4 s of a small run at 6M
+    custom field rows); a view whose SQL is what it was, and that exists, is left as it
+    is. A caption no row has any more keeps its (empty) column until a full build: a
+    full refresh, ``cwsync views``, or a new machine (what was made is kept in the
+    pipeline's local state)."""
     built = ViewsBuilt([], [])
     if not supports_views(pipeline) or "connectwise" not in (pipeline.schemas or {}):
         return built
     schema = pipeline.schemas["connectwise"]
     present = loaded_tables(pipeline)
+    kept: dict = {}
+    if incremental:
+        try:
+            kept = dict(pipeline.get_local_state_val(VIEWS_KEY) or {})
+        except KeyError:
+            kept = {}
+    since = kept.get("through")
+    since = since if isinstance(since, str) and is_load_id(since) else None
+    known: dict[str, Captions] = (kept.get("captions") or {}) if since else {}
+    made: dict[str, str] = dict(kept.get("made") or {}) if since else {}
+    captions: dict[str, Captions] = {}
     # one transaction (DDL is transactional on DuckDB and Postgres): a dashboard querying
     # during the refresh sees the old views or the new ones, never a missing one
     with pipeline.sql_client() as sql, sql.begin_transaction():
-        for view in FRIENDLY:
-            name = sql.make_qualified_table_name(view.name)
+        through = _newest_load(sql)
+        existing = _existing_views(sql) if since else set()
+
+        def make(view_name: str, body: str | None) -> None:
+            name = sql.make_qualified_table_name(view_name)
+            digest = hashlib.sha1(body.encode()).hexdigest() if body is not None else None
+            if digest is not None and made.get(view_name) == digest and view_name in existing:
+                return  # as it is
             sql.execute_sql(f"DROP VIEW IF EXISTS {name}")
+            made.pop(view_name, None)
+            if body is not None:
+                sql.execute_sql(f"CREATE VIEW {name} AS {body}")
+                made[view_name] = digest  # type: ignore[assignment]
+
+        for view in FRIENDLY:
             if view.table not in present:
+                make(view.name, None)
                 built.skipped.append(view.name)
                 continue
             columns = set(_columns(schema, view.table))
-            body = _friendly_sql(view, sql.make_qualified_table_name(view.table), columns)
-            sql.execute_sql(f"CREATE VIEW {name} AS {body}")
+            make(view.name, _friendly_sql(view, sql.make_qualified_table_name(view.table), columns))
             built.views.append(view.name)
         for table in sorted(present):
             if not table.endswith(CUSTOM_SUFFIX):
@@ -398,10 +470,15 @@ def build_views(pipeline: dlt.Pipeline) -> ViewsBuilt:
             parent = table[: -len(CUSTOM_SUFFIX)]
             if parent not in present:
                 continue
+            if since and table in known:
+                captions[table] = _merged(known[table], _captions(sql, table, since))
+            else:
+                captions[table] = _captions(sql, table)
             view_name = custom_view_name(parent)
-            name = sql.make_qualified_table_name(view_name)
-            sql.execute_sql(f"DROP VIEW IF EXISTS {name}")
-            sql.execute_sql(f"CREATE VIEW {name} AS {_custom_sql(sql, schema, parent)}")
+            make(view_name, _custom_sql(sql, schema, parent, captions[table]))
             built.views.append(view_name)
+    pipeline.set_local_state_val(
+        VIEWS_KEY, {"through": through, "captions": captions, "made": made} if through else {}
+    )
     log.info("refreshed %d views", len(built.views))
     return built

@@ -189,6 +189,54 @@ def test_odd_captions_and_bad_values_do_not_break_the_view(loaded) -> None:
         build_views(pipeline)
 
 
+def test_a_run_remakes_only_the_views_that_changed(loaded, monkeypatch) -> None:
+    """After a run, a view whose SQL is unchanged is left as it is; a caption loaded since
+    the views were made adds its column (read from the new rows only); a view dropped
+    by hand is made again."""
+    sb, pipeline = loaded
+    made: list[str] = []
+    client_class = type(pipeline.sql_client())
+    real = client_class.execute_sql
+
+    def spied(self, sql, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if sql.startswith("CREATE VIEW"):
+            made.append(sql.split()[2])
+        return real(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(client_class, "execute_sql", spied)
+    build_views(pipeline, incremental=True)
+    assert made == []  # nothing changed since the run that made them
+
+    ticket = warehouse_rows(pipeline, "SELECT min(id) FROM connectwise.service_tickets")[0][0]
+    after = warehouse_rows(pipeline, "SELECT max(load_id) FROM connectwise._dlt_loads")[0][0]
+    later = f"{int(after.split('.')[0]) + 1}.5"  # a load after the views were made
+    with pipeline.sql_client() as sql:
+        name = sql.make_qualified_table_name("service_tickets__custom_fields")
+        sql.execute_sql(
+            f"INSERT INTO {name} (value, caption, type, id, record_id, _dlt_load_id) "
+            "VALUES ('7', 'Seats Sold', 'Number', 998, %s, %s)",
+            ticket,
+            later,
+        )
+        sql.execute_sql(f"DROP VIEW {sql.make_qualified_table_name('bi_invoices')}")
+    try:
+        build_views(pipeline, incremental=True)
+        assert len(made) == 2 and {m.split(".")[-1].strip('"') for m in made} == {
+            custom_view_name("service_tickets"),
+            "bi_invoices",
+        }
+        view = custom_view_name("service_tickets")
+        assert warehouse_rows(
+            pipeline, f"SELECT cf_seats_sold FROM connectwise.{view} WHERE id = %s", ticket
+        ) == [(7.0,)]
+        assert warehouse_rows(pipeline, "SELECT count(*) FROM connectwise.bi_invoices")[0][0]
+    finally:
+        with pipeline.sql_client() as sql:
+            name = sql.make_qualified_table_name("service_tickets__custom_fields")
+            sql.execute_sql(f"DELETE FROM {name} WHERE id = 998")
+        build_views(pipeline)
+
+
 def test_deleted_rows_leave_the_views(loaded) -> None:
     sb, pipeline = loaded
     gone = sb.ids("service/tickets")[-1]
