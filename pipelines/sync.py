@@ -21,6 +21,7 @@ from typing import Any
 import dlt
 import orjson
 from dlt.common.pipeline import LoadInfo
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.connectwise import connectwise_source, table_conditions
 from sources.connectwise.client import ConnectWiseClient, RequestStats
@@ -40,7 +41,7 @@ from .reconcile import (
 from .views import build_views, drop_views
 
 PIPELINE_NAME = "cwsync"
-DUCKDB_MEMORY_LIMIT = "128MB"
+DUCKDB_MEMORY_LIMIT = "192MB"
 DUCKDB_LOAD_WORKERS = 4
 log = logging.getLogger("cwsync.pipeline")
 
@@ -151,7 +152,10 @@ def make_pipeline(
         if duckdb_memory_limit:
             # DuckDB takes up to 80% of RAM by default while merging; capped, it spills to
             # disk: the medium tenant's load peaks at ~380 MB RSS with 128 MB (~460 MB
-            # with 256 MB, ~1.3 GB uncapped) and takes as long
+            # with 256 MB, ~1.3 GB uncapped) and takes as long. The cap is shared by the
+            # jobs running at once: at 128 MB, one large-tenant incremental run in two
+            # ran out of it (a 20k-row merge beside others); none did in six at 192 or
+            # 256 MB. A load that still runs out finishes one job at a time.
             credentials.global_config = {"memory_limit": duckdb_memory_limit}
         destination = dlt.destinations.duckdb(credentials)
     # a loaded package keeps its folder and state, not its files: kept, the full load of
@@ -257,13 +261,19 @@ def run_sync(
     had_rows = loaded_tables(pipeline) if not full_refresh else set(selected)
     if full_refresh and views:
         drop_views(pipeline)  # Postgres will not drop tables that views depend on
-    info = pipeline.run(
-        source,
-        loader_file_format=file_format_for(pipeline),
-        refresh="drop_sources" if full_refresh else None,
-    )
-    trace = pipeline.last_trace
-    rows = dict(trace.last_normalize_info.row_counts) if trace.last_normalize_info else {}
+    try:
+        info = pipeline.run(
+            source,
+            loader_file_format=file_format_for(pipeline),
+            refresh="drop_sources" if full_refresh else None,
+        )
+        normalized = pipeline.last_trace.last_normalize_info
+    except PipelineStepFailed as exc:
+        if exc.step != "load" or not out_of_memory(exc):
+            raise
+        normalized = pipeline.last_trace.last_normalize_info
+        info = load_one_job_at_a_time(pipeline)
+    rows = dict(normalized.row_counts) if normalized else {}
     newest_load = max(info.loads_ids) if info is not None and info.loads_ids else None
     drop_stale_list_rows(
         pipeline,
@@ -384,6 +394,34 @@ def _prepare_source(
     if schema_name and schema_name != source.name:
         source = source.clone(with_name=schema_name)
     return source, stats, filters
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether a failed load ran out of the destination's memory (DuckDB's cap)."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if "Out of Memory Error" in str(error) or type(error).__name__ == "OutOfMemoryException":
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def load_one_job_at_a_time(pipeline: dlt.Pipeline) -> LoadInfo:
+    """Finish a load that ran out of DuckDB's memory cap with several jobs at once (a big
+    table's merge beside others) by loading its remaining jobs one at a time, each with
+    the whole cap. Slower (dlt's sequential loop), so only as the fallback."""
+    log.warning("the load ran out of the warehouse's memory cap; finishing it one job at a time")
+    before = os.environ.get("LOAD__WORKERS")
+    os.environ["LOAD__WORKERS"] = "1"
+    try:
+        return pipeline.load()
+    finally:
+        if before is None:
+            os.environ.pop("LOAD__WORKERS", None)
+        else:
+            os.environ["LOAD__WORKERS"] = before
 
 
 def finish_pending(pipeline: dlt.Pipeline) -> None:

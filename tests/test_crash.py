@@ -162,3 +162,39 @@ def test_a_package_left_pending_is_finished_and_the_run_still_syncs(tmp_path, fr
     assert duckdb_rows(pipeline, "SELECT count(*) FROM connectwise.service_priorities") == [
         (sb.count("service/priorities"),)
     ]
+
+
+def test_a_load_out_of_the_memory_cap_is_finished_one_job_at_a_time(
+    tmp_path, fresh_sandbox, monkeypatch
+) -> None:
+    """DuckDB's memory cap is shared by the load jobs running at once; when a job keeps
+    running out of it beside the others (dlt's retries exhausted), the run finishes the
+    load one job at a time instead of failing, and loads every row once."""
+    import duckdb as duckdb_module
+    from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
+
+    real = DuckDbSqlClient.execute_sql
+    refused: list[str] = []
+
+    def capped(self, sql, *args, **kwargs):  # type: ignore[no-untyped-def]
+        loads_time_entries = sql.startswith("INSERT") and '."time_entries"' in sql
+        if loads_time_entries and os.environ.get("LOAD__WORKERS") != "1":
+            refused.append(sql)
+            raise duckdb_module.OutOfMemoryException(
+                "Out of Memory Error: could not allocate block of size 256.0 KiB (test)"
+            )
+        return real(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(DuckDbSqlClient, "execute_sql", capped)
+    sb = fresh_sandbox
+    pipeline = duckdb_pipeline(tmp_path)
+    workers = os.environ.get("LOAD__WORKERS")
+    summary = run_sync(pipeline, tables=["time_entries", "service_tickets"], **source_args(sb))
+    assert len(refused) > 1  # dlt retried before giving up
+    assert os.environ.get("LOAD__WORKERS") == workers
+    assert not pipeline.has_pending_data
+    assert summary.changed["time_entries"] == sb.count("time/entries")
+    assert summary.changed["service_tickets"] == sb.count("service/tickets")
+    assert duckdb_rows(
+        pipeline, "SELECT count(*), count(DISTINCT id) FROM connectwise.time_entries"
+    ) == [(sb.count("time/entries"),) * 2]
