@@ -57,8 +57,10 @@ def test_log_lines_totals_and_the_closing_table(slow_tenant: Sandbox, tmp_path: 
     sb = slow_tenant
     env = _env(tmp_path, sb)
     tables = "service_tickets,service_tickets_notes,company_companies"
-    args = _run_args(tmp_path, "--resources", tables, "--progress-every", "0.3")
-    first = _cwsync(tmp_path, env, *args)
+    args = _run_args(tmp_path, "--resources", tables, "--progress-every", "0.1")
+    # pages of 10: the tickets take ten requests, so the progress lines show their total
+    # (fetched once the first page answered) while they are still coming, on any machine
+    first = _cwsync(tmp_path, dict(env, SOURCES__CONNECTWISE__PAGE_SIZE="10"), *args)
     assert first.returncode == 0, first.stderr
     lines = [line for line in first.stderr.splitlines() if line.startswith("progress: ")]
     assert len(lines) >= 2, first.stderr
