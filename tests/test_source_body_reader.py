@@ -177,14 +177,8 @@ def test_a_nested_run_of_the_next_ids_is_not_taken_for_the_records() -> None:
     assert [orjson.loads(body[a:b]) for a, b in spans] == records
 
 
-@pytest.mark.parametrize("tables", [["service_tickets", "company_contacts", "company_companies"]])
-def test_a_sync_reading_bodies_loads_what_a_decoding_sync_loads(
-    tmp_path, sandbox, monkeypatch, tables
-) -> None:
-    """The same tenant synced twice into two DuckDB files, reading bodies and decoding
-    every page: the same rows in every table, and a second run that finds nothing new."""
-    from pipelines.sync import run_sync
-
+def _count_reads(monkeypatch) -> list[bool]:
+    """Whether each body the source gives the reader is read (True) or refused (False)."""
     outcomes: list[bool] = []
     real = source_module.read_records
 
@@ -193,8 +187,20 @@ def test_a_sync_reading_bodies_loads_what_a_decoding_sync_loads(
         outcomes.append(read is not None)
         return read
 
-    args = source_args(sandbox, page_size=50)
     monkeypatch.setattr(source_module, "read_records", counted)
+    return outcomes
+
+
+@pytest.mark.parametrize("tables", [["service_tickets", "company_contacts", "company_companies"]])
+def test_a_sync_reading_bodies_loads_what_a_decoding_sync_loads(
+    tmp_path, sandbox, monkeypatch, tables
+) -> None:
+    """The same tenant synced twice into two DuckDB files, reading bodies and decoding
+    every page: the same rows in every table, and a second run that finds nothing new."""
+    from pipelines.sync import run_sync
+
+    outcomes = _count_reads(monkeypatch)
+    args = source_args(sandbox, page_size=50)
     reading = duckdb_pipeline(tmp_path, "reading")
     first = run_sync(reading, tables=tables, **args)
     again = run_sync(reading, tables=tables, **args)
@@ -241,15 +247,7 @@ def test_a_run_starts_from_the_page_types_the_last_run_kept(tmp_path, monkeypatc
     from pipelines.sync import run_sync
     from sources.connectwise.page_types import PageTypes
 
-    outcomes: list[bool] = []
-    real = source_module.read_records
-
-    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
-        read = real(*args, **kwargs)
-        outcomes.append(read is not None)
-        return read
-
-    monkeypatch.setattr(source_module, "read_records", counted)
+    outcomes = _count_reads(monkeypatch)
     tables = ["service_tickets", "company_contacts"]
     with Sandbox(scale=400, seed=3) as sb:
         args = source_args(sb)
