@@ -446,15 +446,16 @@ def build_views(pipeline: dlt.Pipeline, *, incremental: bool = False) -> ViewsBu
         existing = _existing_views(sql) if since else set()
 
         def make(view_name: str, body: str | None) -> None:
+            """The view as ``body`` says (None: no view), left alone when it already is."""
             name = sql.make_qualified_table_name(view_name)
             digest = hashlib.sha1(body.encode()).hexdigest() if body is not None else None
             if digest is not None and made.get(view_name) == digest and view_name in existing:
-                return  # as it is
+                return
             sql.execute_sql(f"DROP VIEW IF EXISTS {name}")
             made.pop(view_name, None)
-            if body is not None:
+            if body is not None and digest is not None:
                 sql.execute_sql(f"CREATE VIEW {name} AS {body}")
-                made[view_name] = digest  # type: ignore[assignment]
+                made[view_name] = digest
 
         for view in FRIENDLY:
             if view.table not in present:

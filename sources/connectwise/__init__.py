@@ -457,12 +457,13 @@ def _read_tables(
         body = page.body
         id_list = ids.to_pylist()
         spans = record_spans(body, id_list) if body is not None else None
-        content: Any
+        content: dict[int, Any]
         if spans is not None:
             view = memoryview(body)  # type: ignore[arg-type]
-            content = [view[a:b] for a, b in spans]
+            content = {r: view[spans[r][0] : spans[r][1]] for r in rows}
         else:
-            content = page.records
+            records = page.records
+            content = {r: records[r] for r in rows}
         stamps = last_updated.to_pylist() if last_updated is not None else [None] * len(read)
         loaded = {r for r in rows if boundary.already_loaded(id_list[r], stamps[r], content[r])}
     if loaded:

@@ -164,10 +164,9 @@ def record_spans(body: bytes, ids: Sequence[Any]) -> list[tuple[int, int]] | Non
     and one ``find`` per record, against decoding the page (~6x the time)."""
     counts = Counter(_OBJECT_ID.findall(body))
     start = body.find(b"{")
-    end = body.rfind(b"]")
-    if start < 0 or end < start:
+    last_end = body.rfind(b"]")  # the last record ends at the closing bracket
+    if start < 0 or last_end < start:
         return None
-    last_end = end
     spans: list[tuple[int, int]] = []
     for row, rid in enumerate(ids):
         if type(rid) is not int or not body.startswith(b'{"id":%d,' % rid, start):

@@ -29,6 +29,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -180,9 +181,17 @@ def content_digest(content: Content, api_base: str | None = None) -> str:
     if isinstance(content, dict):
         content = orjson.dumps(content)
     if api_base:
-        link = b'_href":"' + api_base.rstrip("/").encode()
-        content = bytes(content).replace(link, b'_href":"')
+        content = bytes(content).replace(_link_under(api_base), _LINK)
     return hashlib.blake2b(content, digest_size=10).hexdigest()
+
+
+_LINK = b'_href":"'
+
+
+@lru_cache(maxsize=8)
+def _link_under(api_base: str) -> bytes:
+    """The bytes a link under ``api_base`` starts with (made once per base, not per record)."""
+    return _LINK + api_base.rstrip("/").encode()
 
 
 class Boundary:
