@@ -134,6 +134,12 @@ def test_incremental_run_merges_changes(loaded) -> None:
         "SELECT count(*) FROM connectwise.company_companies__types WHERE record_id = %s",
         typed,
     ) == [(0,)]
+    # the merge's staging copies are emptied after the load, not kept until the next run
+    with pipeline.sql_client() as client:
+        with client.with_staging_dataset():
+            staging = client.fully_qualified_dataset_name()
+        for table in ("service_tickets", "service_tickets__custom_fields"):
+            assert client.execute_sql(f"SELECT count(*) FROM {staging}.{table}") == [(0,)], table
 
 
 def test_deleted_records_are_marked_with_their_notes(loaded) -> None:

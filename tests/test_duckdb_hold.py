@@ -1,0 +1,83 @@
+"""A run opens its DuckDB file once: dlt's per-job connections share one held database
+(``pipelines.duckdb_hold``), and the file is free again when the run returns."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from cwsync.sandbox import Sandbox
+from pipelines.sync import run_sync
+
+from .conftest import duckdb_pipeline, duckdb_rows, source_args
+
+MARKER = "cwsync_test_opened"  # an in-memory catalog: lives exactly as long as the database
+
+
+def _count_opens(monkeypatch: pytest.MonkeyPatch, path: str) -> list[int]:
+    """Spy on ``duckdb.connect``: one entry per time ``path`` was opened as a database
+    (not handed out again from DuckDB's cache of open databases)."""
+    real = duckdb.connect
+    opened: list[int] = []
+
+    def connect(database: str = ":memory:", *args, **kwargs):  # type: ignore[no-untyped-def]
+        conn = real(database, *args, **kwargs)
+        if str(database) == path:
+            rows = conn.execute(
+                "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [MARKER]
+            ).fetchone()
+            if not rows or not rows[0]:
+                conn.execute(f"ATTACH ':memory:' AS {MARKER}")
+                opened.append(1)
+        return conn
+
+    monkeypatch.setattr(duckdb, "connect", connect)
+    return opened
+
+
+def test_a_run_opens_its_duckdb_file_once(tmp_path, monkeypatch) -> None:
+    tables = ["service_tickets", "time_entries", "company_companies"]
+    with Sandbox(scale=400, seed=5) as sb:
+        pipeline = duckdb_pipeline(tmp_path)
+        path = str(tmp_path / "cwtest.duckdb")
+        run_sync(pipeline, tables=tables, **source_args(sb))
+        sb.update("service/tickets", sb.ids("service/tickets")[0], {"summary": "changed"})
+        sb.update("time/entries", sb.ids("time/entries")[0], {"notes": "changed"})
+        opened = _count_opens(monkeypatch, path)
+        summary = run_sync(pipeline, tables=tables, **source_args(sb))
+        monkeypatch.undo()
+    # the changed rows went through dlt's load jobs (parquet into staging, merge) …
+    assert summary.changed["service_tickets"] == 1 and summary.changed["time_entries"] == 1
+    assert (
+        summary.load_info is not None
+        and len(summary.load_info.load_packages[0].jobs["completed_jobs"]) >= 4
+    )
+    # … which each took a connection of their own, all to the one open database
+    assert opened == [1]
+    # and the file is checkpointed and released: a read-only open (another configuration,
+    # which DuckDB refuses while the file is open in this process) sees the change
+    assert duckdb_rows(
+        pipeline, "SELECT count(*) FROM connectwise.service_tickets WHERE summary = 'changed'"
+    ) == [(1,)]
+
+
+def test_the_load_is_checkpointed_before_the_queries_after_it(tmp_path, monkeypatch) -> None:
+    import pipelines.sync as sync
+
+    wal = tmp_path / "cwtest.duckdb.wal"
+    seen: list[int] = []
+    real = sync.drop_stale_list_rows
+
+    def after_the_load(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(wal.stat().st_size if wal.exists() else 0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "drop_stale_list_rows", after_the_load)
+    with Sandbox(scale=400, seed=5) as sb:
+        pipeline = duckdb_pipeline(tmp_path)
+        run_sync(pipeline, tables=["service_tickets"], **source_args(sb))
+        sb.update("service/tickets", sb.ids("service/tickets")[0], {"summary": "changed"})
+        run_sync(pipeline, tables=["service_tickets"], **source_args(sb))
+    # the loaded rows are in the file, not only in the write-ahead log and DuckDB's memory
+    # (whose cap the queries after the load need), on the first run and on a merge
+    assert seen == [0, 0]
