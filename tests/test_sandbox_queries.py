@@ -363,3 +363,40 @@ def test_url_length_limit_and_search(client: Client, sandbox: Sandbox) -> None:
         json={"conditions": cond},
     )
     assert [e["id"] for e in r.json()] == ids[100:200]
+
+
+def _forward_ids(client: Client, path: str, conditions: str, page_size: int) -> list[list[int]]:
+    pages, after = [], 0
+    while True:
+        response = client.forward(
+            path, params={"conditions": conditions, "pageSize": page_size, "pageId": after}
+        )
+        assert response.status_code == 200, response.text
+        page = [r["id"] for r in response.json()]
+        if not page:
+            return pages
+        pages.append(page)
+        after = page[-1]
+
+
+def test_lastupdated_pages_from_the_index_equal_the_walk(
+    client: Client, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A lastUpdated (and id) condition is answered from the lastUpdated index: the page's
+    # ids sorted there, then their bodies. It must give the pages a walk in id order gives.
+    from cwsync.sandbox.store import Store
+
+    records = client.json("time/entries", params={"pageSize": 1000})
+    stamps = sorted(r["_info"]["lastUpdated"] for r in records)
+    checks = [
+        f"lastUpdated >= [{stamps[len(stamps) * 9 // 10]}]",  # few: an incremental run
+        f"lastUpdated > [{stamps[len(stamps) // 3]}] and id <= {records[len(records) // 2]['id']}",
+        f"lastUpdated < [{stamps[len(stamps) // 2]}] or id = {records[0]['id']}",
+    ]
+    by_index = {c: _forward_ids(client, "time/entries", c, 7) for c in checks}
+    monkeypatch.setattr(Store, "SELECTIVE_IDS", -1)  # never few: the walk in id order
+    monkeypatch.setattr(Store, "SELECTIVE", -1)
+    for condition in checks:
+        walked = _forward_ids(client, "time/entries", condition, 7)
+        assert by_index[condition] == walked, condition
+        assert walked and sum(map(len, walked)) < len(records), condition

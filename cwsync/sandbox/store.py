@@ -170,20 +170,45 @@ class Store:
         clause = " WHERE " + " AND ".join(f"({w})" for w in where) if where else ""
         with self.connection() as db:
             source = f'"{res.table}"'
-            if any("last_updated" in w for w in where) and self._few_by_index(
-                db, res, clause, params
-            ):
+            by_index = any("last_updated" in w for w in where)
+            if by_index and order == "id" and "body" not in clause:
+                # the page's ids from the lastUpdated index alone (it holds each record's
+                # id: no record is read to test or sort them), then their bodies by id
+                if self._few_by_index(db, res, clause, params, self.SELECTIVE_IDS):
+                    ids = [
+                        row[0]
+                        for row in db.execute(
+                            f'SELECT id FROM "{res.table}" INDEXED BY "{res.table}_lu"'
+                            f"{clause} ORDER BY id LIMIT ? OFFSET ?",
+                            [*params, limit, offset],
+                        )
+                    ]
+                    return self._bodies_of(db, res, ids)
+            elif by_index and self._few_by_index(db, res, clause, params, self.SELECTIVE):
                 source += f' INDEXED BY "{res.table}_lu"'
             sql = f"SELECT body FROM {source}{clause} ORDER BY {order} LIMIT ? OFFSET ?"
             return [row[0] for row in db.execute(sql, [*params, limit, offset])]
 
-    # matching records up to which a lastUpdated condition is answered from its index
+    @staticmethod
+    def _bodies_of(db: sqlite3.Connection, res: Resource, ids: list[int]) -> list[str]:
+        """The bodies of ``ids``, in that order."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        found = dict(db.execute(f'SELECT id, body FROM "{res.table}" WHERE id IN ({marks})', ids))
+        return [found[i] for i in ids if i in found]
+
+    # matching records up to which a lastUpdated condition is answered from its index:
+    # sorting the matching records by id (their bodies too), or only their ids when the
+    # condition tests nothing in the body (an incremental run's page: ~8 ms instead of
+    # ~60 ms walking 2 M time entries in id order for the 1% changed since the cursor)
     SELECTIVE = 20_000
+    SELECTIVE_IDS = 100_000
 
     def _few_by_index(
-        self, db: sqlite3.Connection, res: Resource, clause: str, params: list
+        self, db: sqlite3.Connection, res: Resource, clause: str, params: list, bound: int
     ) -> bool:
-        """Whether the lastUpdated index finds at most :data:`SELECTIVE` records for this
+        """Whether the lastUpdated index finds at most ``bound`` records for this
         condition. SQLite walks a page ordered by id in id order and tests each record,
         so a selective ``lastUpdated >`` condition (an incremental run) read the whole
         table for each page (~2 s a page at 2 M time entries); a real server answers it
@@ -192,11 +217,11 @@ class Store:
             row = db.execute(
                 f'SELECT count(*) FROM (SELECT 1 FROM "{res.table}" INDEXED BY'
                 f' "{res.table}_lu"{clause} LIMIT ?)',
-                [*params, self.SELECTIVE + 1],
+                [*params, bound + 1],
             ).fetchone()
         except sqlite3.OperationalError:  # no index, or the condition cannot use it
             return False
-        return row[0] <= self.SELECTIVE
+        return row[0] <= bound
 
     def count(self, res: Resource, where: list[str], params: list) -> int:
         sql = f'SELECT count(*) FROM "{res.table}"'
