@@ -168,35 +168,23 @@ class Store:
         offset: int = 0,
     ) -> list[str]:
         clause = " WHERE " + " AND ".join(f"({w})" for w in where) if where else ""
+        # a condition on nothing in the body, in id order: the lastUpdated index alone (it
+        # holds each record's id) finds and sorts the page's ids, and only those bodies
+        # are read
+        ids_only = order == "id" and "body" not in clause
+        bound = self.SELECTIVE_IDS if ids_only else self.SELECTIVE
         with self.connection() as db:
             source = f'"{res.table}"'
-            by_index = any("last_updated" in w for w in where)
-            if by_index and order == "id" and "body" not in clause:
-                # the page's ids from the lastUpdated index alone (it holds each record's
-                # id: no record is read to test or sort them), then their bodies by id
-                if self._few_by_index(db, res, clause, params, self.SELECTIVE_IDS):
-                    ids = [
-                        row[0]
-                        for row in db.execute(
-                            f'SELECT id FROM "{res.table}" INDEXED BY "{res.table}_lu"'
-                            f"{clause} ORDER BY id LIMIT ? OFFSET ?",
-                            [*params, limit, offset],
-                        )
-                    ]
-                    return self._bodies_of(db, res, ids)
-            elif by_index and self._few_by_index(db, res, clause, params, self.SELECTIVE):
+            if any("last_updated" in w for w in where) and self._few_by_index(
+                db, res, clause, params, bound
+            ):
                 source += f' INDEXED BY "{res.table}_lu"'
+                if ids_only:
+                    page = f"SELECT id FROM {source}{clause} ORDER BY id LIMIT ? OFFSET ?"
+                    sql = f'SELECT body FROM "{res.table}" WHERE id IN ({page}) ORDER BY id'
+                    return [row[0] for row in db.execute(sql, [*params, limit, offset])]
             sql = f"SELECT body FROM {source}{clause} ORDER BY {order} LIMIT ? OFFSET ?"
             return [row[0] for row in db.execute(sql, [*params, limit, offset])]
-
-    @staticmethod
-    def _bodies_of(db: sqlite3.Connection, res: Resource, ids: list[int]) -> list[str]:
-        """The bodies of ``ids``, in that order."""
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        found = dict(db.execute(f'SELECT id, body FROM "{res.table}" WHERE id IN ({marks})', ids))
-        return [found[i] for i in ids if i in found]
 
     # matching records up to which a lastUpdated condition is answered from its index:
     # sorting the matching records by id (their bodies too), or only their ids when the
