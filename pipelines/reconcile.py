@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import dlt
+from dlt.destinations.sql_client import SqlClientBase
 
 from sources.connectwise import DELETED_AT, list_tables_of
 from sources.connectwise.client import ConnectWiseClient
@@ -213,6 +215,7 @@ def drop_stale_list_rows(
     tables: Iterable[str],
     through: str | None = None,
     first_loads: Iterable[str] = (),
+    sql: SqlClientBase | None = None,
 ) -> int:
     """Delete list-table rows (custom fields, types…) left behind by a record that was
     loaded again with fewer or no elements: rows older than their record's last load.
@@ -226,7 +229,8 @@ def drop_stale_list_rows(
     field rows: 0.4 s -> 0.01 s per table). A pipeline without that note (local state
     lost) checks every record; a run killed before this step is healed by the next,
     which checks from the last clean load on. ``first_loads``: tables that had no rows
-    before this run, clean as loaded (nothing is checked)."""
+    before this run, clean as loaded (nothing is checked). ``sql``: an open client of the
+    pipeline to use (one is opened otherwise)."""
     tables = list(tables)
     if not tables:
         return 0
@@ -245,7 +249,7 @@ def drop_stale_list_rows(
         return "_dlt_load_id" in schema.get_table_columns(table)
 
     removed = 0
-    with pipeline.sql_client() as sql:
+    with nullcontext(sql) if sql is not None else pipeline.sql_client() as sql:
         for table in tables:
             nested = [n for n in list_tables_of(table, present) if has_load_id(n)]
             if table not in present or not nested or not has_load_id(table):
