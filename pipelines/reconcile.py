@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 import dlt
 from dlt.destinations.sql_client import SqlClientBase
@@ -69,12 +70,19 @@ def source_schema(pipeline: dlt.Pipeline):
     return pipeline.schemas.get(name) if name else None
 
 
-def loaded_tables(pipeline: dlt.Pipeline) -> set[str]:
-    """Tables of the ConnectWise schema that have received data."""
-    schema = source_schema(pipeline)
+def loaded_tables(pipeline: dlt.Pipeline, schema: Any = None) -> set[str]:
+    """Tables of the ConnectWise schema (``schema``, when already read) that have received
+    data."""
+    schema = schema if schema is not None else source_schema(pipeline)
     if schema is None:
         return set()
     return set(schema.data_table_names(seen_data_only=True))
+
+
+def client_of(pipeline: dlt.Pipeline, sql: SqlClientBase | None) -> Any:
+    """``sql`` as it is, or a new SQL client of the pipeline (to use in ``with``); each new
+    client costs dlt a fresh read of the schema (~30 ms at 130 tables)."""
+    return nullcontext(sql) if sql is not None else pipeline.sql_client()
 
 
 def _qualified(client, table: str) -> str:
@@ -249,7 +257,7 @@ def drop_stale_list_rows(
         return "_dlt_load_id" in schema.get_table_columns(table)
 
     removed = 0
-    with nullcontext(sql) if sql is not None else pipeline.sql_client() as sql:
+    with client_of(pipeline, sql) as sql:
         for table in tables:
             nested = [n for n in list_tables_of(table, present) if has_load_id(n)]
             if table not in present or not nested or not has_load_id(table):

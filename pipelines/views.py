@@ -427,7 +427,7 @@ def build_views(pipeline: dlt.Pipeline, *, incremental: bool = False) -> ViewsBu
     if not supports_views(pipeline) or "connectwise" not in (pipeline.schemas or {}):
         return built
     schema = pipeline.schemas["connectwise"]  # each read of a schema costs dlt ~30 ms
-    present = set(schema.data_table_names(seen_data_only=True))
+    present = loaded_tables(pipeline, schema)
     kept: dict = {}
     if incremental:
         try:
