@@ -42,6 +42,7 @@ from .reconcile import (
     sweep_deletes,
     verify_counts,
 )
+from .schema_reads import read_schemas_when_changed
 from .views import build_views, drop_views
 
 PIPELINE_NAME = "cwsync"
@@ -168,12 +169,14 @@ def make_pipeline(
     # rows come as Arrow tables (parquet); each carries its load id, which the list-table
     # cleanup (reconcile.drop_stale_list_rows) and the run history rely on
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
-    return dlt.pipeline(
+    pipeline = dlt.pipeline(
         pipeline_name=pipeline_name,
         destination=destination,
         dataset_name=dataset_name,
         pipelines_dir=pipelines_dir,
     )
+    read_schemas_when_changed(pipeline)  # not the whole schema file on every access
+    return pipeline
 
 
 def file_format_for(pipeline: dlt.Pipeline) -> str | None:
@@ -300,15 +303,21 @@ def run_sync(
             if exc.step != "load" or not out_of_memory(exc):
                 raise
             normalized = pipeline.last_trace.last_normalize_info
-            info = load_one_job_at_a_time(pipeline)
+            if held is not None:  # each job's close checkpoints it, a fresh database
+                held.close()
+            try:
+                info = load_one_job_at_a_time(pipeline)
+            finally:
+                if held is not None:
+                    held.open()
         rows = dict(normalized.row_counts) if normalized else {}
         newest_load = max(info.loads_ids) if info is not None and info.loads_ids else None
         loaded = [t for t, n in rows.items() if n]
         # one client (and schema read) for the cleanup; none when nothing was loaded
         with pipeline.sql_client() if loaded else nullcontext() as sql:
             empty_merge_staging(pipeline, loaded, sql)
-            if held is not None:
-                held.checkpoint()
+            if held is not None and loaded:
+                held.start_checkpoint()  # the reads below run beside it
             drop_stale_list_rows(
                 pipeline,
                 [t for t in selected if rows.get(t)],
@@ -355,6 +364,8 @@ def run_sync(
             record(pipeline, summary)
         if views:
             refresh_views(pipeline, summary, incremental=not full_refresh)
+        if held is not None:
+            held.finish_checkpoint()
         return summary
 
 
@@ -434,12 +445,21 @@ def _prepare_source(
 
 
 def out_of_memory(exc: BaseException) -> bool:
-    """Whether a failed load ran out of the destination's memory (DuckDB's cap)."""
+    """Whether a failed load ran out of the destination's memory (DuckDB's cap), or failed
+    on what that left behind: DuckDB refuses every later delete of the rows a delete
+    that ran out of memory had marked ("Conflict on tuple deletion") until the database
+    is opened again, so dlt's retries of the merge job end with that message (see
+    ``HeldDuckDB.close``). No two jobs of a load delete the same rows otherwise."""
     seen: set[int] = set()
     error: BaseException | None = exc
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if "Out of Memory Error" in str(error) or type(error).__name__ == "OutOfMemoryException":
+        text = str(error)
+        if (
+            "Out of Memory Error" in text
+            or "Conflict on tuple deletion" in text
+            or type(error).__name__ == "OutOfMemoryException"
+        ):
             return True
         error = error.__cause__ or error.__context__
     return False
@@ -448,7 +468,9 @@ def out_of_memory(exc: BaseException) -> bool:
 def load_one_job_at_a_time(pipeline: dlt.Pipeline) -> LoadInfo:
     """Finish a load that ran out of DuckDB's memory cap with several jobs at once (a big
     table's merge beside others) by loading its remaining jobs one at a time, each with
-    the whole cap. Slower (dlt's sequential loop), so only as the fallback."""
+    the whole cap (with the database not held open, each job's close checkpoints what it
+    loaded and frees that memory). Slower (dlt's sequential loop), so only as the
+    fallback."""
     log.warning("the load ran out of the warehouse's memory cap; finishing it one job at a time")
     before = os.environ.get("LOAD__WORKERS")
     os.environ["LOAD__WORKERS"] = "1"

@@ -198,3 +198,60 @@ def test_a_load_out_of_the_memory_cap_is_finished_one_job_at_a_time(
     assert duckdb_rows(
         pipeline, "SELECT count(*), count(DISTINCT id) FROM connectwise.time_entries"
     ) == [(sb.count("time/entries"),) * 2]
+
+
+def test_a_merge_whose_delete_ran_out_of_memory_is_finished_in_a_reopened_database(
+    tmp_path, fresh_sandbox, monkeypatch
+) -> None:
+    """What DuckDB 2.0 does when a merge's DELETE runs out of the memory cap: the rows it
+    had marked stay marked by its aborted transaction, so every retry of the merge fails
+    with "Conflict on tuple deletion" until the database is opened again. The run
+    reopens the file and finishes the load one job at a time; every row is there once.
+    (The emulation below keys "until reopened" on the database instance itself: an
+    in-memory catalog attached to it lives exactly as long as it does.)"""
+    import duckdb as duckdb_module
+    from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
+
+    real = DuckDbSqlClient.execute_sql
+    failures: list[str] = []
+
+    def marked(client) -> bool:  # type: ignore[no-untyped-def]
+        rows = client._conn.execute(
+            "SELECT count(*) FROM duckdb_databases() WHERE database_name = 'cw_oom_marks'"
+        ).fetchone()
+        return bool(rows and rows[0])
+
+    def delete_out_of_memory(self, sql, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if sql.startswith("DELETE") and '."time_entries"' in sql:
+            if not failures:
+                self._conn.execute("ATTACH ':memory:' AS cw_oom_marks")
+                failures.append("out of memory")
+                raise duckdb_module.OutOfMemoryException(
+                    "Out of Memory Error: could not allocate block of size 4.0 KiB (test)"
+                )
+            if marked(self):
+                failures.append("conflict")
+                raise duckdb_module.TransactionException(
+                    "TransactionContext Error: Conflict on tuple deletion!"
+                )
+        return real(self, sql, *args, **kwargs)
+
+    sb = fresh_sandbox
+    pipeline = duckdb_pipeline(tmp_path)
+    tables = ["time_entries", "service_tickets"]
+    run_sync(pipeline, tables=tables, **source_args(sb))  # the first sync appends
+    changed = sb.ids("time/entries")[:3]
+    for rid in changed:
+        sb.update("time/entries", rid, {"notes": "changed again"})
+    monkeypatch.setattr(DuckDbSqlClient, "execute_sql", delete_out_of_memory)
+    summary = run_sync(pipeline, tables=tables, **source_args(sb))
+    # the load failed on it, and the load of the rest ran in a database opened afresh
+    assert failures[0] == "out of memory" and "conflict" not in failures
+    assert not pipeline.has_pending_data
+    assert summary.changed["time_entries"] == len(changed)
+    assert duckdb_rows(
+        pipeline, "SELECT count(*), count(DISTINCT id) FROM connectwise.time_entries"
+    ) == [(sb.count("time/entries"),) * 2]
+    assert duckdb_rows(
+        pipeline, "SELECT count(*) FROM connectwise.time_entries WHERE notes = 'changed again'"
+    ) == [(len(changed),)]

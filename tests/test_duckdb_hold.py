@@ -7,6 +7,7 @@ import duckdb
 import pytest
 
 from cwsync.sandbox import Sandbox
+from pipelines.duckdb_hold import HeldDuckDB
 from pipelines.sync import run_sync
 
 from .conftest import duckdb_pipeline, duckdb_rows, source_args
@@ -61,23 +62,90 @@ def test_a_run_opens_its_duckdb_file_once(tmp_path, monkeypatch) -> None:
     ) == [(1,)]
 
 
-def test_the_load_is_checkpointed_before_the_queries_after_it(tmp_path, monkeypatch) -> None:
+def test_the_checkpoint_runs_beside_the_reads_after_the_load(tmp_path, monkeypatch) -> None:
+    import threading
+
     import pipelines.sync as sync
 
-    wal = tmp_path / "cwtest.duckdb.wal"
     seen: list[int] = []
     real = sync.drop_stale_list_rows
 
     def after_the_load(*args, **kwargs):  # type: ignore[no-untyped-def]
-        seen.append(wal.stat().st_size if wal.exists() else 0)
+        seen.append(len(started))  # checkpoints started so far
         return real(*args, **kwargs)
 
     monkeypatch.setattr(sync, "drop_stale_list_rows", after_the_load)
+    started: list[int] = []
+    real_start = HeldDuckDB.start_checkpoint
+
+    def start(self):  # type: ignore[no-untyped-def]
+        started.append(1)
+        return real_start(self)
+
+    monkeypatch.setattr(HeldDuckDB, "start_checkpoint", start)
     with Sandbox(scale=400, seed=5) as sb:
         pipeline = duckdb_pipeline(tmp_path)
         run_sync(pipeline, tables=["service_tickets"], **source_args(sb))
+        assert not any(t.name == "cw-checkpoint" for t in threading.enumerate())
         sb.update("service/tickets", sb.ids("service/tickets")[0], {"summary": "changed"})
         run_sync(pipeline, tables=["service_tickets"], **source_args(sb))
-    # the loaded rows are in the file, not only in the write-ahead log and DuckDB's memory
-    # (whose cap the queries after the load need), on the first run and on a merge
-    assert seen == [0, 0]
+        # finished when the run returns, the file released and holding the change
+        assert not any(t.name == "cw-checkpoint" for t in threading.enumerate())
+    assert started == [1, 1]
+    assert seen == [1, 2]  # each started before the reads after its load
+    assert duckdb_rows(
+        pipeline, "SELECT count(*) FROM connectwise.service_tickets WHERE summary = 'changed'"
+    ) == [(1,)]
+
+
+class _FailingCursor:
+    def execute(self, sql: str) -> None:
+        raise duckdb.IOException("No space left on device")
+
+    def close(self) -> None:
+        pass
+
+
+class _Connection:
+    closed = False
+
+    def cursor(self) -> _FailingCursor:
+        return _FailingCursor()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_failed_background_checkpoint_fails_the_run() -> None:
+    held = HeldDuckDB(_Connection())
+    held.start_checkpoint()
+    with pytest.raises(duckdb.IOException, match="No space left"):
+        held.finish_checkpoint()
+    held.finish_checkpoint()  # reported once
+
+
+def test_the_file_is_not_closed_under_a_running_checkpoint(tmp_path, monkeypatch) -> None:
+    import time
+
+    from pipelines.duckdb_hold import duckdb_held_open
+
+    events: list[str] = []
+
+    class SlowCursor(_FailingCursor):
+        def execute(self, sql: str) -> None:
+            time.sleep(0.3)
+            events.append(sql)
+
+    class Connection(_Connection):
+        def cursor(self) -> SlowCursor:
+            return SlowCursor()
+
+        def close(self) -> None:
+            events.append("close")
+
+    pipeline = duckdb_pipeline(tmp_path)
+    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: Connection())
+    with duckdb_held_open(pipeline) as held:
+        assert held is not None
+        held.start_checkpoint()
+    assert events == ["CHECKPOINT", "close"]
