@@ -14,6 +14,9 @@ rewrites the last row group of every table that got rows) runs in a thread of it
 (:meth:`HeldDuckDB.start_checkpoint`) while the run reads what it needs next (stale list
 rows, the views' captions) on the other core; DuckDB lets reads run beside a checkpoint
 and holds a write's commit until it is done.
+
+A load that runs out of DuckDB's memory cap lets the database go (:meth:`HeldDuckDB.close`)
+and finishes one job at a time, each job opening and closing it as dlt does by itself.
 """
 
 from __future__ import annotations
@@ -40,19 +43,14 @@ def duckdb_file(pipeline: dlt.Pipeline) -> str | None:
 
 
 class HeldDuckDB:
-    """The held connection: :meth:`checkpoint` writes what the load changed to the file."""
+    """The held connection: :meth:`start_checkpoint` writes what the load changed to the
+    file (dlt's per-job closes used to) and frees the memory holding it."""
 
     def __init__(self, connection: Any, path: str | None = None) -> None:
         self.connection = connection
         self.path = path
         self._checkpoint: threading.Thread | None = None
         self._error: BaseException | None = None
-
-    def checkpoint(self) -> None:
-        """Write the loaded data to the file and free the memory that holds it until then
-        (dlt's per-job closes used to do this; held open, it is done once, after the
-        load)."""
-        self.connection.execute("CHECKPOINT")
 
     def close(self) -> None:
         """Let the database go (after the checkpoint running, if any): dlt's job
@@ -77,8 +75,8 @@ class HeldDuckDB:
             self.connection = duckdb.connect(self.path)
 
     def start_checkpoint(self) -> None:
-        """:meth:`checkpoint` in a thread of its own; :meth:`finish_checkpoint` waits for it
-        (and raises what it raised). Reads go on meanwhile; a commit that writes waits."""
+        """Checkpoint in a thread of its own; :meth:`finish_checkpoint` waits for it (and
+        raises what it raised). Reads go on meanwhile; a commit that writes waits."""
         self.finish_checkpoint()
         cursor = self.connection.cursor()  # a connection of its own: one per thread
 
