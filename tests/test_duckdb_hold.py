@@ -149,3 +149,30 @@ def test_the_file_is_not_closed_under_a_running_checkpoint(tmp_path, monkeypatch
         assert held is not None
         held.start_checkpoint()
     assert events == ["CHECKPOINT", "close"]
+
+
+def test_the_load_runs_duckdb_queries_on_the_cores_shared_by_its_jobs(
+    tmp_path, monkeypatch
+) -> None:
+    import os
+
+    import pipelines.sync as sync
+
+    seen: list[tuple] = []
+    real = sync.drop_stale_list_rows
+
+    def after_the_load(pipeline, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with pipeline.sql_client() as sql:
+            seen.append(tuple(sql.execute_sql("SELECT current_setting('threads')")[0]))
+        return real(pipeline, *args, **kwargs)
+
+    monkeypatch.setattr(sync, "drop_stale_list_rows", after_the_load)
+    with Sandbox(scale=400, seed=5) as sb:
+        pipeline = duckdb_pipeline(tmp_path)
+        run_sync(pipeline, tables=["service_tickets"], **source_args(sb))
+    workers = int(os.environ["LOAD__WORKERS"])
+    expected = sync.duckdb_threads(workers)
+    assert seen == [(expected,)]
+    assert expected == max(1, len(os.sched_getaffinity(0)) // workers)
+    assert sync.duckdb_threads(1) >= sync.duckdb_threads(64) == 1
+    assert sync.duckdb_threads("not a number") == sync.duckdb_threads(sync.DUCKDB_LOAD_WORKERS)
