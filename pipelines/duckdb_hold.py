@@ -52,7 +52,7 @@ class HeldDuckDB:
         self._checkpoint: threading.Thread | None = None
         self._error: BaseException | None = None
 
-    def close(self) -> None:
+    def close(self, *, quiet: bool = False) -> None:
         """Let the database go (after the checkpoint running, if any): dlt's job
         connections then open and close it per job again, and each close checkpoints
         what the job loaded and frees the memory holding it.
@@ -61,11 +61,17 @@ class HeldDuckDB:
         marked stay marked by its aborted transaction until the database is opened again,
         and every later delete of those rows fails ("Conflict on tuple deletion"), so
         dlt's retries of a merge job cannot succeed in the same database (DuckDB 2.0.1;
-        the rows themselves are intact)."""
-        self.finish_checkpoint()
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
+        the rows themselves are intact). ``quiet``: a failed checkpoint is not raised (the
+        run is failing already); the connection is closed either way."""
+        try:
+            self.finish_checkpoint()
+        except Exception:
+            if not quiet:
+                raise
+        finally:
+            if self.connection is not None:
+                self.connection.close()
+                self.connection = None
 
     def open(self) -> None:
         """Hold the database again after :meth:`close`."""
@@ -117,10 +123,7 @@ def duckdb_held_open(pipeline: dlt.Pipeline) -> Iterator[HeldDuckDB | None]:
     held = HeldDuckDB(connection, path)
     try:
         yield held
-        held.finish_checkpoint()
-    finally:
-        try:
-            held.finish_checkpoint()  # never close under a running checkpoint
-        except Exception:  # pragma: no cover - already failing: the first error is raised
-            pass
-        held.close()
+    except BaseException:
+        held.close(quiet=True)  # never under a running checkpoint; the first error is raised
+        raise
+    held.close()

@@ -385,9 +385,7 @@ def run_sync(
             record(pipeline, summary)
         if views:
             refresh_views(pipeline, summary, incremental=not full_refresh)
-        if held is not None:
-            held.finish_checkpoint()
-        return summary
+        return summary  # leaving the block waits for the checkpoint and raises its error
 
 
 def run_deletes(
