@@ -303,6 +303,11 @@ def run_sync(
             "page_types_dir",
             os.path.join(pipeline.working_dir, "page_types", schema_name or "connectwise"),
         )
+        # the records re-read at the cursor, when many (local too; see boundary_store.py)
+        kwargs.setdefault(
+            "boundary_dir",
+            os.path.join(pipeline.working_dir, "boundary", schema_name or "connectwise"),
+        )
         source, stats, filters = _prepare_source(tables, client, stats, schema_name, kwargs)
         before = (stats.requests, stats.retries, stats.records)
         selected = list(source.resources.keys())

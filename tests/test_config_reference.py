@@ -54,7 +54,14 @@ def _read_by_pipelines() -> set[str]:
 
 def test_every_source_key_is_read_by_the_code() -> None:
     source = inspect.signature(connectwise_source).parameters
-    internal = {"tables", "client", "stats", "advance_cursors", "page_types_dir"}  # of code
+    internal = {
+        "tables",
+        "client",
+        "stats",
+        "advance_cursors",
+        "page_types_dir",
+        "boundary_dir",
+    }  # of code
     read = (set(source) - internal) | _read_by_pipelines()
     for key in KEYS:
         if key.name.startswith(CW):

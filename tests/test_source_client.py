@@ -167,16 +167,16 @@ def test_boundary_forgets_a_bulk_change_without_digesting_all_of_it(monkeypatch)
     window, cursor = "2026-06-01T11:59:00Z", "2026-06-01T11:58:00Z"
 
     def boundary(records: int) -> watermark.Boundary:
-        b = watermark.Boundary(None, "2026-01-01T00:00:00Z")
+        b = watermark.Boundary()
         b.start_window(window)
         for i in range(1, records + 1):
             # older and older: only the first is at the newest second, all in the window
             b.already_loaded(i, f"2026-06-01T11:59:{59 - i:02d}Z", {"id": i, "x": i})
         return b
 
-    assert len(boundary(5).state_for(cursor)["seen"]) == 5 and len(digested) == 5
+    assert len(boundary(5).remembered(cursor)) == 5 and len(digested) == 5
     digested.clear()
-    assert boundary(20).state_for(cursor) == {}
+    assert boundary(20).remembered(cursor) is None
     assert len(digested) == 6  # the sixth went over the limit; the other 14 never digested
 
 

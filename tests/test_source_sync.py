@@ -8,8 +8,10 @@ second as the cursor or during a sweep are not lost; normalisation (references,
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -17,6 +19,7 @@ import pytest
 from cwsync.sandbox import Sandbox
 from pipelines.sync import RunSummary, run_sync
 from sources.connectwise import resolve_tables
+from sources.connectwise.boundary_store import unpack_seen
 from sources.connectwise.client import ConnectWiseClient, Page
 from sources.connectwise.errors import ConfigurationError
 from sources.connectwise.retry import RetryPolicy
@@ -279,6 +282,34 @@ def test_same_second_updates_are_not_missed(tmp_path) -> None:
         assert idle.changed == {}
 
 
+def test_a_bulk_change_at_the_cursor_is_remembered_in_a_file(tmp_path, monkeypatch) -> None:
+    """Past INLINE_MAX records at the boundary, the state names a local file instead of
+    holding them (dlt copies the state into every load package and the warehouse); the
+    next run loads none of them again. Without the file (a new machine) they load once
+    more, nothing is missed."""
+    from sources.connectwise import boundary_store
+
+    monkeypatch.setattr(boundary_store, "INLINE_MAX", 10)
+    with Sandbox(scale=400, seed=5) as sb:
+        sb.clock.freeze("2026-06-01T12:00:00Z")
+        args = source_args(sb, cursor_lag_seconds=0)
+        pipeline = duckdb_pipeline(tmp_path)
+        run_sync(pipeline, tables=["service_tickets"], **args)
+        tickets = sb.ids("service/tickets")[:30]
+        for ticket in tickets:  # all in the very second of the next cursor
+            sb.update("service/tickets", ticket, {"summary": f"bulk {ticket}"})
+        bulk = run_sync(pipeline, tables=["service_tickets"], **args)
+        assert bulk.changed.get("service_tickets") == 30
+        kept = pipeline.state["sources"]["connectwise"]["resources"]["service_tickets"]
+        assert kept["boundary"]["count"] == 30 and "ids" not in kept["boundary"]
+        folder = Path(pipeline.working_dir) / "boundary" / "connectwise"
+        assert (folder / kept["boundary"]["file"]).is_file()
+        assert run_sync(pipeline, tables=["service_tickets"], **args).changed == {}
+        shutil.rmtree(folder)
+        again = run_sync(pipeline, tables=["service_tickets"], **args)
+        assert again.changed.get("service_tickets") == 30
+
+
 def test_another_api_host_does_not_reload_the_remembered_records(tmp_path) -> None:
     """The boundary's digests leave the API base out of the records' links: the same
     tenant served on another port (or under another host name) is not "changed"."""
@@ -288,7 +319,8 @@ def test_another_api_host_does_not_reload_the_remembered_records(tmp_path) -> No
         first = sb.info["base_url"]
         run_sync(pipeline, tables=["service_tickets"], **source_args(sb))
     remembered = pipeline.state["sources"]["connectwise"]["resources"]["service_tickets"]
-    assert remembered["boundary"]["seen"]  # records at the newest second, re-read next run
+    # records at the newest second, re-read next run
+    assert unpack_seen(remembered["boundary"])
     with Sandbox(scale=400, seed=5, db=db) as sb:
         assert sb.info["base_url"] != first
         assert run_sync(pipeline, tables=["service_tickets"], **source_args(sb)).changed == {}

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from dlt.sources import DltResource
 
 from .body_reader import BodyRecords, read_records, reader_schema, record_spans, values_are_text
+from .boundary_store import BoundaryStore
 from .client import ConnectWiseClient, Page, RequestStats
 from .conditions import all_of, to_utc_iso, updated_since
 from .errors import ConfigurationError
@@ -158,6 +159,7 @@ def connectwise_source(
     stats: RequestStats | None = None,
     advance_cursors: bool = True,
     page_types_dir: str | None = None,
+    boundary_dir: str | None = None,
 ) -> Iterable[DltResource]:
     """Every collection of the endpoint table as a dlt resource.
 
@@ -190,6 +192,8 @@ def connectwise_source(
         page_types_dir: a local folder keeping the Arrow type of each table's pages
             between runs, so a run's first pages are read into Arrow too (see
             ``page_types.py``; the pipeline passes its working folder). None: not kept.
+        boundary_dir: a local folder keeping the records a run re-reads at the cursor
+            when there are many (see ``boundary_store.py``). None: kept in the state.
     """
     if not 1 <= int(page_size) <= PAGE_SIZE_MAX:
         raise ConfigurationError(f"page_size must be between 1 and {PAGE_SIZE_MAX}")
@@ -214,6 +218,7 @@ def connectwise_source(
 
     split = int(split_ranges or max_in_flight or 1)
     types = PageTypes(page_types_dir) if page_types_dir else None
+    store = BoundaryStore(boundary_dir)
     wanted = resolve_tables(tables)
     built: dict[str, DltResource] = {}
     for table in wanted:
@@ -236,6 +241,7 @@ def connectwise_source(
                 split,
                 advance=advance_cursors,
                 types=types,
+                store=store,
             )
         else:
             built[table] = _replace_resource(
@@ -332,7 +338,10 @@ def _incremental_resource(
     split: int = 1,
     advance: bool = True,
     types: PageTypes | None = None,
+    store: BoundaryStore | None = None,
 ) -> DltResource:
+    store = store or BoundaryStore(None)
+
     def read() -> Iterator[Any]:
         # The range is applied by the API (conditions) and the next cursor is set by the
         # watermark rule, so the cursor is kept in the resource state directly, where
@@ -351,7 +360,9 @@ def _incremental_resource(
         first_sync = advance and not kept.get("last_value") and not _has_data(endpoint.table)
         disposition = "append" if first_sync else "merge"
         mark = Watermark(previous=cursor, lag_seconds=lag_seconds)
-        boundary = Boundary(state.get("boundary"), cursor, client.base_url)
+        kept_boundary = state.get("boundary")
+        remembered = store.read(endpoint.table, kept_boundary, cursor)
+        boundary = Boundary(remembered, client.base_url)
         normalizer = _normalizer(endpoint.table)
         kept_type = types.load(endpoint.table) if types is not None else None
         normalizer.start_from(kept_type)
@@ -422,7 +433,9 @@ def _incremental_resource(
                 "initial_value": start,
                 "last_value": next_cursor,
             }
-            state["boundary"] = boundary.state_for(next_cursor)
+            state["boundary"] = store.write(
+                endpoint.table, next_cursor, boundary.remembered(next_cursor), kept_boundary
+            )
 
     return dlt.resource(read, write_disposition="merge", parallelized=True, **_hints(endpoint))
 

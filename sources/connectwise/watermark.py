@@ -26,6 +26,7 @@ being updated, which stamps a newer ``lastUpdated``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -166,7 +167,10 @@ def record_digest(record: dict) -> str:
 Content = bytes | memoryview | dict
 
 
-def content_digest(content: Content, api_base: str | None = None) -> str:
+DIGEST_BYTES = 10  # the boundary's digests (blake2b): 2^-80 that an edit goes unseen
+
+
+def content_digest(content: Content, api_base: str | None = None) -> bytes:
     """The digest the boundary keeps of a record: of its JSON text as the API sent it (a
     cut of the page body: :func:`.body_reader.record_spans`), or of a decoded record
     serialised again, which gives the same bytes for a compact body like ConnectWise's.
@@ -182,7 +186,7 @@ def content_digest(content: Content, api_base: str | None = None) -> str:
         content = orjson.dumps(content)
     if api_base:
         content = bytes(content).replace(_link_under(api_base), _LINK)
-    return hashlib.blake2b(content, digest_size=10).hexdigest()
+    return hashlib.blake2b(content, digest_size=DIGEST_BYTES).digest()
 
 
 _LINK = b'_href":"'
@@ -206,20 +210,21 @@ class Boundary:
 
     Bounded: past :data:`MAX_ENTRIES` records at the boundary (a bulk import stamping one
     second), nothing is remembered and those records are simply loaded again.
+
+    :mod:`.boundary_store` keeps the remembered records between runs.
     """
 
     MAX_ENTRIES = 20_000
 
-    def __init__(self, state: dict | None, cursor: str | None, api_base: str | None = None) -> None:
-        state = state or {}
+    def __init__(
+        self, previous: Mapping[str, bytes] | None = None, api_base: str | None = None
+    ) -> None:
         self.api_base = api_base  # cut from links before digesting (see content_digest)
-        # only valid when this run starts from the cursor the remembered set was made for
-        self.previous: dict[str, str] = (
-            dict(state.get("seen") or {}) if cursor and state.get("cursor") == cursor else {}
-        )
+        # what the previous run remembered, for the cursor this run starts from
+        self.previous: Mapping[str, bytes] = previous or {}
         self._window_start: str | None = None
-        self._window: dict[str, tuple[str, str]] = {}  # id -> (lastUpdated, digest)
-        self._top: dict[str, tuple[str, str]] = {}  # records at the newest second so far
+        self._window: dict[str, tuple[str, bytes]] = {}  # id -> (lastUpdated, digest)
+        self._top: dict[str, tuple[str, bytes]] = {}  # records at the newest second so far
         self._newest: str | None = None
         self._overflow = False
 
@@ -233,7 +238,7 @@ class Boundary:
         ``content``: the record's JSON text as the API sent it (:func:`content_digest`),
         digested only when the record is remembered or is to be."""
         rid = str(record_id)
-        digest: str | None = None
+        digest: bytes | None = None
         known = self.previous.get(rid)
         if known is not None:
             digest = content_digest(content, self.api_base)
@@ -282,16 +287,15 @@ class Boundary:
                 rows = sorted(set(rows).union(remembered))
         return rows
 
-    def state_for(self, next_cursor: str | None) -> dict:
-        """What to keep for the run that will start from ``next_cursor``."""
+    def remembered(self, next_cursor: str | None) -> dict[str, bytes] | None:
+        """``{id: digest}`` to keep for the run that will start from ``next_cursor``;
+        None when nothing is to be kept (no cursor, or more than :data:`MAX_ENTRIES`)."""
         if next_cursor is None or self._overflow:
-            return {}
+            return None
         seen = {
             rid: digest
             for part in (self._window, self._top)
             for rid, (lu, digest) in part.items()
             if lu >= next_cursor
         }
-        if len(seen) > self.MAX_ENTRIES:
-            return {}
-        return {"cursor": next_cursor, "seen": seen}
+        return None if len(seen) > self.MAX_ENTRIES else seen
