@@ -37,18 +37,21 @@ def test_many_records_go_to_a_file_the_state_names(tmp_path) -> None:
 def test_the_file_a_failed_run_started_from_is_kept(tmp_path) -> None:
     """Run 2 fails after writing its file: run 3 starts from run 1's state again, so run
     1's file must be there; run 3 then removes run 2's orphan (not run 1's, until a run
-    after it)."""
-    store = BoundaryStore(tmp_path)
-    first = store.write("time_entries", CURSOR, _seen(500), None)
-    failed = store.write("time_entries", "2026-06-01T12:05:00Z", _seen(500, 1000), first)
+    after it). Each run has a store of its own, as each run of the source does."""
+
+    def run() -> BoundaryStore:
+        return BoundaryStore(tmp_path)
+
+    first = run().write("time_entries", CURSOR, _seen(500), None)
+    failed = run().write("time_entries", "2026-06-01T12:05:00Z", _seen(500, 1000), first)
     assert {first["file"], failed["file"]} == {p.name for p in tmp_path.iterdir()}
-    assert store.read("time_entries", first, CURSOR) == _seen(500)  # run 3 reads run 1's
-    third = store.write("time_entries", "2026-06-01T12:06:00Z", _seen(400, 5000), first)
+    assert run().read("time_entries", first, CURSOR) == _seen(500)  # run 3 reads run 1's
+    third = run().write("time_entries", "2026-06-01T12:06:00Z", _seen(400, 5000), first)
     assert {p.name for p in tmp_path.iterdir()} == {first["file"], third["file"]}
     # another table's files are never touched
-    other = store.write("time_entries_x", CURSOR, _seen(300), None)
-    store.write("time_entries", "2026-06-01T12:07:00Z", _seen(200, 9000), third)
-    assert (tmp_path / other["file"]).exists()
+    other = run().write("time_entries_x", CURSOR, _seen(300), None)
+    run().write("time_entries", "2026-06-01T12:07:00Z", _seen(200, 9000), third)
+    assert (tmp_path / other["file"]).exists() and not (tmp_path / first["file"]).exists()
 
 
 def test_a_missing_or_damaged_file_reads_as_nothing_remembered(tmp_path) -> None:

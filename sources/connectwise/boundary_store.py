@@ -105,6 +105,7 @@ class BoundaryStore:
 
     def __init__(self, directory: str | os.PathLike[str] | None) -> None:
         self.directory = Path(directory) if directory is not None else None
+        self._listed: list[str] | None = None  # the folder's files, listed once a run
 
     def read(self, table: str, state: dict | None, cursor: str | None) -> dict[str, bytes]:
         """What the previous run remembered, when this run starts from the cursor it was
@@ -174,11 +175,18 @@ class BoundaryStore:
         return name
 
     def _remove_others(self, table: str, keep: set[str]) -> None:
-        if self.directory is None or not self.directory.is_dir():
+        """Remove the table's files but ``keep`` (the folder is listed once per store: a
+        run's tables each look at it, and only files of earlier runs are to go)."""
+        if self.directory is None:
             return
-        for path in self.directory.glob(f"{table}.*{_SUFFIX}"):
-            if path.name not in keep and _is_name_of(table, path.name):
-                path.unlink(missing_ok=True)
+        if self._listed is None:
+            try:
+                self._listed = os.listdir(self.directory)
+            except OSError:
+                self._listed = []
+        for name in self._listed:
+            if name not in keep and _is_name_of(table, name):
+                (self.directory / name).unlink(missing_ok=True)
 
 
 def _hash(data: bytes) -> str:
