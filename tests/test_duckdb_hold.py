@@ -176,3 +176,35 @@ def test_the_load_runs_duckdb_queries_on_the_cores_shared_by_its_jobs(
     assert expected == max(1, len(os.sched_getaffinity(0)) // workers)
     assert sync.duckdb_threads(1) >= sync.duckdb_threads(64) == 1
     assert sync.duckdb_threads("not a number") == sync.duckdb_threads(sync.DUCKDB_LOAD_WORKERS)
+
+
+def test_a_first_sync_loads_under_the_smaller_append_cap(tmp_path, monkeypatch) -> None:
+    """A load that only appends (every table's first sync) runs under DuckDB's smaller
+    cap; a load that merges (the next run), under the default one; the configuration is
+    put back after the load either way."""
+    from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
+
+    import pipelines.sync as sync
+
+    caps: list[str] = []
+    real = DuckDbSqlClient.execute_sql
+
+    def loading(self, sql, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if sql.startswith("INSERT") and '."service_tickets"' in sql:
+            caps.append(self._conn.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+        return real(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(DuckDbSqlClient, "execute_sql", loading)
+    with Sandbox(scale=400, seed=5) as sb:
+        pipeline = duckdb_pipeline(tmp_path)
+        run_sync(pipeline, tables=["service_tickets"], **source_args(sb))
+        config = pipeline.destination_client().config.credentials.global_config
+        assert config["memory_limit"] == sync.DUCKDB_MEMORY_LIMIT
+        sb.update("service/tickets", sb.ids("service/tickets")[0], {"summary": "merged"})
+        run_sync(pipeline, tables=["service_tickets"], **source_args(sb))
+
+    def mib(limit: str) -> str:  # how DuckDB shows a limit given in MB
+        tenths = int(limit.removesuffix("MB")) * 1000**2 * 10 // 1024**2  # DuckDB truncates
+        return f"{tenths / 10:.1f} MiB"
+
+    assert caps == [mib(sync.DUCKDB_APPEND_MEMORY_LIMIT), mib(sync.DUCKDB_MEMORY_LIMIT)]
