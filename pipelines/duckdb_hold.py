@@ -29,9 +29,9 @@ from typing import Any
 import dlt
 
 
-def duckdb_file(pipeline: dlt.Pipeline) -> str | None:
-    """The database file of a DuckDB destination (None for other destinations or an
-    in-memory/external connection)."""
+def _duckdb_credentials(pipeline: dlt.Pipeline) -> Any | None:
+    """The credentials of a DuckDB destination that names a database file (None for other
+    destinations or an in-memory/external connection)."""
     destination = pipeline.destination
     if destination is None or destination.destination_name != "duckdb":
         return None
@@ -39,16 +39,21 @@ def duckdb_file(pipeline: dlt.Pipeline) -> str | None:
     if credentials.external_conn() is not None or credentials.read_only:
         return None
     database = credentials.database
-    return database if isinstance(database, str) and database != ":memory:" else None
+    return credentials if isinstance(database, str) and database != ":memory:" else None
 
 
 class HeldDuckDB:
     """The held connection: :meth:`start_checkpoint` writes what the load changed to the
     file (dlt's per-job closes used to) and frees the memory holding it."""
 
-    def __init__(self, connection: Any, path: str | None = None) -> None:
+    def __init__(
+        self, connection: Any, path: str | None = None, settings: dict[str, Any] | None = None
+    ) -> None:
         self.connection = connection
         self.path = path
+        # the destination's DuckDB settings: dlt applies them at each load job's first
+        # connection, and every job client of the pipeline shares this dict
+        self.settings = settings if settings is not None else {}
         self._checkpoint: threading.Thread | None = None
         self._error: BaseException | None = None
 
@@ -79,6 +84,13 @@ class HeldDuckDB:
 
         if self.connection is None:
             self.connection = duckdb.connect(self.path)
+
+    def set_memory_limit(self, limit: str) -> None:
+        """DuckDB's memory cap, for the held database and the load jobs that connect
+        after this (dlt would set the configured one again on their first connection)."""
+        self.settings["memory_limit"] = limit
+        if self.connection is not None:
+            self.connection.execute(f"SET memory_limit = '{limit}'")
 
     def start_checkpoint(self) -> None:
         """Checkpoint in a thread of its own; :meth:`finish_checkpoint` waits for it (and
@@ -111,16 +123,17 @@ class HeldDuckDB:
 def duckdb_held_open(pipeline: dlt.Pipeline) -> Iterator[HeldDuckDB | None]:
     """Hold one connection to the pipeline's DuckDB file until the block ends (None for
     other destinations)."""
-    path = duckdb_file(pipeline)
-    if path is None:
+    credentials = _duckdb_credentials(pipeline)
+    if credentials is None:
         yield None
         return
     import duckdb
 
     # the same connect arguments as dlt's pool (no config, read-write): DuckDB refuses a
     # second open of one file with a different configuration
+    path = credentials.database
     connection = duckdb.connect(path)
-    held = HeldDuckDB(connection, path)
+    held = HeldDuckDB(connection, path, credentials.global_config)
     try:
         yield held
     except BaseException:

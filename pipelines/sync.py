@@ -48,7 +48,7 @@ from .views import build_views, drop_views
 PIPELINE_NAME = "cwsync"
 DUCKDB_MEMORY_LIMIT = "192MB"
 # a load that only appends (every table's first sync) streams parquet into the tables: it
-# needs less of DuckDB's memory than merges do (see cap_appends)
+# needs less of DuckDB's memory than merges do (see appends_cap)
 DUCKDB_APPEND_MEMORY_LIMIT = "128MB"
 DUCKDB_LOAD_WORKERS = 4
 log = logging.getLogger("cwsync.pipeline")
@@ -185,35 +185,24 @@ def make_pipeline(
 
 
 @contextmanager
-def appends_cap(pipeline: dlt.Pipeline, held: HeldDuckDB | None, appends: bool) -> Iterator[bool]:
+def appends_cap(held: HeldDuckDB | None, appends: bool) -> Iterator[bool]:
     """For a load that only ``appends`` (a first sync, a full refresh), DuckDB's memory
     cap is :data:`DUCKDB_APPEND_MEMORY_LIMIT` within the block, when the pipeline has the
     default cap (:data:`DUCKDB_MEMORY_LIMIT`); yields whether it was lowered.
 
     Appends stream parquet into the tables; merges need the larger cap (a delete joins the
-    changed ids with the table). The large benchmark tenant's first sync: its load takes
-    as long at 128 MB as at 192 MB (16.5 s against 15.2-16.7 s) and peaks at ~450 MB of
-    resident memory (the extract's peak) instead of 475-514 MB. dlt applies the
-    destination's settings to the database at each load job's first connection, so the
-    cap is changed there (the configuration's dict, which every job client shares) and
-    on the held database, and put back after the block."""
-    config: dict[str, Any] | None = None
-    if appends and held is not None and held.connection is not None:
-        try:
-            config = pipeline.destination_client().config.credentials.global_config
-        except Exception:  # an unusual DuckDB destination: leave it as configured
-            config = None
-    if config is None or config.get("memory_limit") != DUCKDB_MEMORY_LIMIT:
+    changed ids with the table; at 160 MB most large incremental replays ran out of it).
+    The large benchmark tenant's first sync peaks at 446-469 MB of resident memory (the
+    extract's peak) instead of 499-514 MB, for a slower load: 15.7-17.0 s against 13.2 s
+    (bench/RESULTS.md)."""
+    if not appends or held is None or held.settings.get("memory_limit") != DUCKDB_MEMORY_LIMIT:
         yield False
         return
-    config["memory_limit"] = DUCKDB_APPEND_MEMORY_LIMIT
-    held.connection.execute(f"SET memory_limit = '{DUCKDB_APPEND_MEMORY_LIMIT}'")  # type: ignore[union-attr]
+    held.set_memory_limit(DUCKDB_APPEND_MEMORY_LIMIT)
     try:
         yield True
     finally:
-        config["memory_limit"] = DUCKDB_MEMORY_LIMIT
-        if held.connection is not None:  # type: ignore[union-attr]
-            held.connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")  # type: ignore[union-attr]
+        held.set_memory_limit(DUCKDB_MEMORY_LIMIT)
 
 
 def duckdb_threads(load_workers: str | int) -> int:
@@ -359,7 +348,7 @@ def run_sync(
             # out_of_memory): the load gives up at once and is finished below
             with (
                 _environment(LOAD__RAISE_ON_MAX_RETRIES="1" if held is not None else None),
-                appends_cap(pipeline, held, appends_only),
+                appends_cap(held, appends_only),
             ):
                 info = pipeline.run(
                     source,
