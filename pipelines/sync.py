@@ -44,6 +44,7 @@ from .reconcile import (
 )
 from .schema_reads import read_schemas_when_changed
 from .views import build_views, drop_views
+from .writer_config import writer_config_once
 
 PIPELINE_NAME = "cwsync"
 DUCKDB_MEMORY_LIMIT = "192MB"
@@ -349,6 +350,7 @@ def run_sync(
             with (
                 _environment(LOAD__RAISE_ON_MAX_RETRIES="1" if held is not None else None),
                 appends_cap(held, appends_only),
+                writer_config_once(),
             ):
                 info = pipeline.run(
                     source,
