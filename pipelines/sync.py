@@ -42,9 +42,9 @@ from .reconcile import (
     sweep_deletes,
     verify_counts,
 )
+from .run_caches import run_caches
 from .schema_reads import read_schemas_when_changed
 from .views import build_views, drop_views
-from .writer_config import writer_config_once
 
 PIPELINE_NAME = "cwsync"
 DUCKDB_MEMORY_LIMIT = "192MB"
@@ -286,6 +286,7 @@ def recover_interrupted(pipeline: dlt.Pipeline) -> list[str]:
     return cleaned
 
 
+@run_caches()  # for the whole run: its steps and what runs after the load
 def run_sync(
     pipeline: dlt.Pipeline,
     *,
@@ -350,7 +351,6 @@ def run_sync(
             with (
                 _environment(LOAD__RAISE_ON_MAX_RETRIES="1" if held is not None else None),
                 appends_cap(held, appends_only),
-                writer_config_once(),
             ):
                 info = pipeline.run(
                     source,
