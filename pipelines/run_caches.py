@@ -1,7 +1,7 @@
 """What dlt works out again and again within one run, worked out once per run.
 
-Both are on dlt's main thread, which every page of the extract waits for (it writes the
-items) and which runs the load's bookkeeping; neither changes within a run.
+All of it is on dlt's main thread, which every page of the extract waits for (it writes
+the items) and which runs the load's bookkeeping; none of it changes within a run.
 
 * **File writers' configuration.** dlt resolves the configuration of every file writer
   it makes (``BufferedDataWriter``: buffer and file sizes; ``ParquetDataWriter``: the
@@ -117,8 +117,8 @@ def _hashed_once(compute_outputs: Callable[..., Any]) -> Callable[..., Any]:
         kind = type(schema)
         if not isinstance(getattr(kind, "version_hash", None), property):
             return compute_outputs(self, schema, *args, **kwargs)
-        frozen = type(kind.__name__, (kind,), {"version_hash": property(lambda _: digest)})
         digest = schema.version_hash
+        frozen = type(kind.__name__, (kind,), {"version_hash": property(lambda _: digest)})
         schema.__class__ = frozen
         try:
             return compute_outputs(self, schema, *args, **kwargs)
@@ -158,8 +158,8 @@ def _install() -> None:
 @contextmanager
 def run_caches() -> Iterator[None]:
     """Within the block, dlt's file writers resolve their configuration once per kind
-    and config section, and a load's outputs hash the schema once (nested blocks share
-    the outermost one's caches)."""
+    and config section, a schema's version hash is one hash of it, and a load's outputs
+    hash the schema once (nested blocks share the outermost one's caches)."""
     global _active
     with _lock:
         _active += 1
