@@ -190,60 +190,139 @@ def run_model(
     tables: list[str],
     rps: float,
     keep: bool,
+    repeat: int = 1,
 ) -> tuple[list[Result], list[str]]:
+    """Every contender ``repeat`` times against one sandbox process; each result carries
+    its round (``extra["round"]``). Rounds alternate the order of the full contenders, so
+    none always runs first on a sandbox that has just started; ``incremental`` continues
+    the ``cwsync`` run of its round after 1% of the records changed."""
     from sources.connectwise.settings import BY_TABLE
 
     notes: list[str] = []
     results: list[Result] = []
     work = CACHE / f"work-{scale}.sqlite"
     working_copy(cache, work)
+    os.sync()  # the copy's dirty pages written now, not during the first contender
     run_dir = CACHE / f"run-{scale}-{model}"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     lat = LATENCY[model]
+    full = [
+        n for n in ("cwsync", "limit", "limit_arrow", "naive", "rest_api") if n in contenders
+    ]  # quick first
     try:
         with SandboxProcess(work, scale=scale, seed=seed_value, **lat) as sandbox:
             connect = sandbox.connect
 
-            def one(name: str, *, db: str | None = None, state: str | None = None) -> Result:
-                _say(f"[{model}] {name} …")
-                state_dir = run_dir / (state or f"state-{name}")
+            def one(name: str, tag: str, *, db: str | None = None, state: str) -> Result:
+                _say(f"[{model}{tag}] {name} …")
                 result = measure(
                     name,
                     model,
                     connect,
-                    duckdb_path=run_dir / f"{db or name}.duckdb",
+                    duckdb_path=run_dir / f"{db or name}{tag}.duckdb",
                     tables=tables,
-                    state_dir=state_dir,
+                    state_dir=run_dir / f"{state}{tag}",
                     rps=rps,
                     logs=run_dir,
                     server_pid=sandbox.proc.pid if sandbox.proc else None,
                 )
                 status = f"FAILED {result.error}" if result.error else f"{result.rows:,} rows"
-                _say(f"[{model}] {name}: {result.wall:.2f}s, {status}")
+                _say(f"[{model}{tag}] {name}: {result.wall:.2f}s, {status}")
                 return result
 
-            for name in ("cwsync", "limit", "limit_arrow", "naive", "rest_api"):  # quick first
-                if name in contenders:
-                    results.append(one(name, state="state-cwsync"))
-            if "incremental" in contenders:
-                if "cwsync" not in contenders:  # the full run the incremental continues
-                    full = one("cwsync", state="state-cwsync")
-                    if full.error:
-                        notes.append(f"incremental ({model}): the full run failed: {full.error}")
-                _say(f"[{model}] changing records through a second, zero-latency sandbox …")
-                with SandboxProcess(work, scale=scale, seed=seed_value) as churner:
-                    changes = churn(churner.connect, [BY_TABLE[t] for t in tables])
-                notes.append(f"incremental ({model}): {changes.line()}")
-                inc = one("incremental", db="cwsync", state="state-cwsync")
-                inc.extra["changes"] = changes.total
-                results.append(inc)
+            for round_no in range(1, repeat + 1):
+                tag = f"-{round_no}" if repeat > 1 else ""
+                order = full if round_no % 2 else full[::-1]
+                got = [one(name, tag, state="state-cwsync") for name in order]
+                if "incremental" in contenders:
+                    if "cwsync" not in contenders:  # the full run the incremental continues
+                        base = one("cwsync", tag, state="state-cwsync")
+                        if base.error:
+                            notes.append(
+                                f"incremental ({model}): the full run failed: {base.error}"
+                            )
+                    _say(f"[{model}{tag}] changing records through a second sandbox …")
+                    with SandboxProcess(work, scale=scale, seed=seed_value) as churner:
+                        changes = churn(churner.connect, [BY_TABLE[t] for t in tables])
+                    notes.append(f"incremental ({model}{tag}): {changes.line()}")
+                    inc = one("incremental", tag, db="cwsync", state="state-cwsync")
+                    inc.extra["changes"] = changes.total
+                    got.append(inc)
+                for result in got:
+                    result.extra["round"] = round_no
+                results += got
+                if not keep:  # a large tenant's DuckDB files take GBs a round
+                    for path in run_dir.glob(f"*{tag}.duckdb*"):
+                        path.unlink(missing_ok=True)
+                    for path in run_dir.glob(f"state-*{tag}"):
+                        shutil.rmtree(path, ignore_errors=True)
     finally:
         if not keep:
             shutil.rmtree(run_dir, ignore_errors=True)
             for f in (work, Path(f"{work}-wal"), Path(f"{work}-shm")):
                 f.unlink(missing_ok=True)
     return results, notes
+
+
+def median_runs(results: list[Result]) -> list[Result]:
+    """One result per (latency, contender): the run with the median wall time (of an even
+    count, the faster of the middle two); failed runs win, so a failure always shows."""
+    groups: dict[tuple[str, str], list[Result]] = {}
+    for r in results:
+        groups.setdefault((r.model, r.contender), []).append(r)
+    picked = []
+    for runs in groups.values():
+        failed = [r for r in runs if r.error]
+        if failed:
+            picked.append(failed[0])
+            continue
+        ordered = sorted(runs, key=lambda r: r.wall)
+        picked.append(ordered[(len(ordered) - 1) // 2])
+    return picked
+
+
+def round_notes(results: list[Result]) -> list[str]:
+    """With several rounds: every wall time, and cwsync against the others round by round
+    (a ratio within one round shares that round's machine load)."""
+    rounds = {r.extra.get("round", 1) for r in results}
+    if len(rounds) < 2:
+        return []
+    notes = []
+    for model in dict.fromkeys(r.model for r in results):
+        runs = [r for r in results if r.model == model and not r.error]
+        for name in dict.fromkeys(r.contender for r in runs):
+            walls = ", ".join(f"{r.wall:.2f}" for r in runs if r.contender == name)
+            notes.append(f"{name} ({model}) wall s by round: {walls}")
+        by_round: dict[int, dict[str, Result]] = {}
+        for r in runs:
+            by_round.setdefault(r.extra.get("round", 1), {})[r.contender] = r
+        for name in ("limit", "limit_arrow", "naive", "rest_api"):
+            ratios = [
+                got["cwsync"].wall / got[name].wall
+                for got in by_round.values()
+                if "cwsync" in got and name in got and got[name].wall
+            ]
+            if ratios:
+                mid = sorted(ratios)[(len(ratios) - 1) // 2]
+                notes.append(
+                    f"cwsync / {name} ({model}) by round: "
+                    + ", ".join(f"{x:.2f}" for x in ratios)
+                    + f" (median {mid:.2f})"
+                )
+        shares = [
+            got["incremental"].wall / got["cwsync"].wall
+            for got in by_round.values()
+            if "cwsync" in got and "incremental" in got and got["cwsync"].wall
+        ]
+        if shares:
+            mid = sorted(shares)[(len(shares) - 1) // 2]
+            notes.append(
+                f"incremental / cwsync ({model}) by round: "
+                + ", ".join(f"{x:.1%}" for x in shares)
+                + f" (median {mid:.1%})"
+            )
+    return notes
 
 
 def _versions() -> str:
@@ -350,11 +429,20 @@ def main(argv: list[str] | None = None) -> int:
         help="cwsync/limit requests_per_second (default 0 = no cap, as `cwsync run "
         "--sandbox` does; the source's own default for real tenants is 10)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of every contender on one sandbox (default 1); the table shows each "
+        "contender's median run and the notes every round",
+    )
     parser.add_argument("--keep", action="store_true", help="keep DuckDB files and logs")
     parser.add_argument(
         "--no-append", action="store_true", help="print only; do not append to RESULTS.md"
     )
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be 1 or more")
 
     from sources.connectwise.settings import BY_TABLE
     from sources.connectwise.throttle import DEFAULT_MAX_IN_FLIGHT
@@ -391,10 +479,13 @@ def main(argv: list[str] | None = None) -> int:
             tables=tables,
             rps=args.rps,
             keep=args.keep,
+            repeat=args.repeat,
         )
         results += got
         notes += extra
-    notes = detail_notes(results) + notes
+    every_round = results
+    results = median_runs(results)
+    notes = detail_notes(results) + round_notes(every_round) + notes
     if "rest_api" in args.contenders:
         notes.append(
             "rest_api: the obvious config (bench/contenders.py `rest_api_config`) plus one "
@@ -413,12 +504,13 @@ def main(argv: list[str] | None = None) -> int:
     records = next((r.rows for r in results if r.contender == "limit" and not r.error), None)
     tenant = f"{len(tables)} tables" + (f", {records:,} records" if records is not None else "")
     rps = "no request-rate cap" if not args.rps else f"{args.rps:g} requests/s cap"
+    rounds = f"; {args.repeat} rounds, each contender's median run shown" if args.repeat > 1 else ""
     server = "`cwsync sandbox`"
     block = [
         heading,
         "",
         f"`{command.strip()}` — {tenant}; {server}; cwsync/limit: {DEFAULT_MAX_IN_FLIGHT} "
-        f"requests in flight, {rps}; {_versions()}.",
+        f"requests in flight, {rps}{rounds}; {_versions()}.",
         "",
         *render(results),
         "",

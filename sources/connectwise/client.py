@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 import requests.auth
+import urllib3.exceptions
 
 from .errors import ApiRequestError, ConfigurationError, RetriesExhausted, UnreachableError
 from .retry import RetryPolicy, parse_retry_after
@@ -410,8 +411,14 @@ class ConnectWiseClient:
                 self.stats.add(requests=1, path=what)
                 with self.budget.slot():
                     response = self.session.request(
-                        method, url, params=params, headers=headers, timeout=policy.timeout
+                        method,
+                        url,
+                        params=params,
+                        headers=headers,
+                        timeout=policy.timeout,
+                        stream=True,
                     )
+                    read_whole_body(response)
                 self._reached = True
                 if policy.should_retry_status(response.status_code):
                     reason = f"HTTP {response.status_code}"
@@ -522,6 +529,26 @@ class ConnectWiseClient:
             )
             raise ApiRequestError(f"not found (404): {where}: {hint} ({message})", status)
         raise ApiRequestError(f"GET {where} failed with HTTP {status}: {message}", status)
+
+
+def read_whole_body(response: requests.Response) -> None:
+    """Read a streamed response's body in one read, as ``response.content``.
+
+    requests reads a body in 10 KB pieces and joins them: a 4 MB page costs 4.7-6.6 ms
+    of CPU that way, 2.0-2.2 ms read at once. Errors become the ones requests raises
+    while reading a body, so the retry policy sees the same exceptions."""
+    try:
+        body = response.raw.read(decode_content=True)
+    except urllib3.exceptions.ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from None
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from None
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ConnectionError(exc) from None
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from None
+    response._content = body or b""  # type: ignore[attr-defined]
+    response._content_consumed = True  # type: ignore[attr-defined]
 
 
 def _never_connected(exc: requests.ConnectionError) -> bool:
