@@ -138,3 +138,39 @@ def test_a_version_hash_is_one_hash_of_the_schema(monkeypatch) -> None:
         schema.update_table({"name": "t", "columns": {"x": {"name": "x", "data_type": "text"}}})
         changed = schema.version_hash
     assert changed != outside and schema.version_hash == changed
+
+
+def test_capabilities_are_worked_out_once_per_destination_and_naming(monkeypatch) -> None:
+    import dlt
+    from dlt.common.destination.reference import Destination
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+    seen = _count_resolutions(monkeypatch)
+    monkeypatch.setattr(
+        Destination, "configuration", _spy_configuration(Destination.configuration, seen)
+    )
+    destination = dlt.destinations.duckdb(":memory:")
+    naming = NamingConvention()
+    outside = destination.capabilities(naming=naming)
+    seen.clear()
+    with run_caches():
+        first = destination.capabilities(naming=naming)
+        again = destination.capabilities(naming=naming)
+        other_naming = destination.capabilities()
+    assert seen.count("partial") == 2  # one per naming, not one per call
+    assert first is not again  # each caller its own copy
+    for caps in (first, again):
+        assert dict(caps) == dict(outside)
+    assert other_naming.supported_loader_file_formats == outside.supported_loader_file_formats
+    seen.clear()
+    destination.capabilities(naming=naming)  # after the block: dlt's own way again
+    assert seen.count("partial") == 1
+
+
+def _spy_configuration(real, seen: list[str]):  # type: ignore[no-untyped-def]
+    def configuration(self, initial_config, accept_partial=False):  # type: ignore[no-untyped-def]
+        if accept_partial:
+            seen.append("partial")
+        return real(self, initial_config, accept_partial=accept_partial)
+
+    return configuration

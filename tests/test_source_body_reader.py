@@ -177,6 +177,37 @@ def test_a_nested_run_of_the_next_ids_is_not_taken_for_the_records() -> None:
     assert [orjson.loads(body[a:b]) for a, b in spans] == records
 
 
+def test_spans_read_off_unique_marks_are_the_walked_ones() -> None:
+    """Where every record's ``,{"id":…,`` is in the body once, the spans come from one
+    pass over the marks; they are the spans of the record-by-record walk, also for a
+    chosen few rows, and a nested object holding the next id sends it to the walk."""
+    from sources.connectwise.body_reader import _marks, _spans_by_marks, _spans_walked
+
+    records = [
+        {"id": 10 + i, "ref": {"id": 3}, "customFields": [{"id": 1}, {"id": 2, "v": "x"}]}
+        for i in range(50)
+    ]
+    body = orjson.dumps(records)
+    ids = [r["id"] for r in records]
+    marks = _marks(body)
+    by_marks = _spans_by_marks(body, ids, marks)
+    assert by_marks is not None and by_marks == _spans_walked(body, ids, marks)
+    assert [orjson.loads(body[a:b]) for a, b in by_marks] == records
+    assert record_spans(body, ids, [49, 0, 7]) == [by_marks[49], by_marks[0], by_marks[7]]
+    # record 11 holds a custom field with id 12: the mark of record 12 is there twice
+    records[1]["customFields"].append({"id": 12, "v": "y"})
+    body = orjson.dumps(records)
+    marks = _marks(body)
+    assert _spans_by_marks(body, ids, marks) is None
+    spans = record_spans(body, ids)
+    assert [orjson.loads(body[a:b]) for a, b in spans] == records
+    # out of page order (the ids given do not follow the body): no spans from marks
+    swapped = ids[:]
+    swapped[3], swapped[4] = swapped[4], swapped[3]
+    assert _spans_by_marks(orjson.dumps(records), swapped, _marks(orjson.dumps(records))) is None
+    assert record_spans(orjson.dumps(records), swapped) is None
+
+
 def _count_reads(monkeypatch) -> list[bool]:
     """Whether each body the source gives the reader is read (True) or refused (False)."""
     outcomes: list[bool] = []

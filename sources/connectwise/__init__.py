@@ -469,11 +469,11 @@ def _read_tables(
     if rows:  # their digests, of their bytes in the body (of the decoded page if need be)
         body = page.body
         id_list = ids.to_pylist()
-        spans = record_spans(body, id_list) if body is not None else None
+        spans = record_spans(body, id_list, rows) if body is not None else None
         content: dict[int, Any]
         if spans is not None:
             view = memoryview(body)  # type: ignore[arg-type]
-            content = {r: view[spans[r][0] : spans[r][1]] for r in rows}
+            content = {r: view[a:b] for r, (a, b) in zip(rows, spans, strict=True)}
         else:
             records = page.records
             content = {r: records[r] for r in rows}
