@@ -334,6 +334,32 @@ def test_content_digest_cuts_the_api_base_from_links_only() -> None:
     assert content_digest(record(a)) != content_digest(record(b))  # no base: links count
 
 
+def test_a_body_cut_once_digests_each_record_as_cut_alone() -> None:
+    """The source cuts the API base from a page's links once and digests each record's
+    span of that body: the same digests as each record's own bytes cut and digested."""
+    import orjson
+
+    from sources.connectwise.body_reader import record_spans
+    from sources.connectwise.watermark import bytes_digest, content_digest, links_cut
+
+    base = "http://127.0.0.1:8123/v4_6_release/apis/3.0"
+    records = [
+        {
+            "id": i,
+            "notes": f"{base} in text",
+            "board": {"id": 2, "_info": {"x_href": f"{base}/b/2"}},
+        }
+        for i in range(1, 6)
+    ]
+    body = orjson.dumps(records)
+    cut = links_cut(body, base)
+    assert len(cut) < len(body) and links_cut(body, None) is body
+    spans = record_spans(cut, [r["id"] for r in records])
+    assert spans is not None
+    own = [content_digest(orjson.dumps(r), base) for r in records]
+    assert [bytes_digest(memoryview(cut)[a:b]) for a, b in spans] == own
+
+
 def _digest_of_a_copy_without_links(record: dict) -> str:
     """The digest as first written: a copy without ``…_href`` keys, serialised sorted."""
     import hashlib

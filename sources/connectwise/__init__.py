@@ -39,7 +39,7 @@ from .paginator import pages
 from .retry import RetryPolicy
 from .settings import BY_TABLE, DEFAULT_API_VERSION, ENDPOINTS, PAGE_SIZE, Endpoint
 from .throttle import DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUESTS_PER_SECOND, RequestBudget
-from .watermark import Boundary, Watermark, record_digest
+from .watermark import Boundary, Watermark, bytes_digest, links_cut, record_digest
 
 __all__ = [
     "DELETED_AT",
@@ -467,18 +467,22 @@ def _read_tables(
     rows = boundary.rows_to_check(ids, last_updated, newest)
     loaded: set[int] = set()
     if rows:  # their digests, of their bytes in the body (of the decoded page if need be)
-        body = page.body
+        # the links cut from the whole body once, then each record's bytes digested
+        body = links_cut(page.body, boundary.api_base) if page.body is not None else None
         id_list = ids.to_pylist()
         spans = record_spans(body, id_list, rows) if body is not None else None
-        content: dict[int, Any]
+        stamps = last_updated.to_pylist() if last_updated is not None else [None] * len(read)
         if spans is not None:
             view = memoryview(body)  # type: ignore[arg-type]
-            content = {r: view[a:b] for r, (a, b) in zip(rows, spans, strict=True)}
+            digests = [bytes_digest(view[a:b]) for a, b in spans]
+            loaded = {
+                r
+                for r, digest in zip(rows, digests, strict=True)
+                if boundary.already_loaded(id_list[r], stamps[r], digest=digest)
+            }
         else:
             records = page.records
-            content = {r: records[r] for r in rows}
-        stamps = last_updated.to_pylist() if last_updated is not None else [None] * len(read)
-        loaded = {r for r in rows if boundary.already_loaded(id_list[r], stamps[r], content[r])}
+            loaded = {r for r in rows if boundary.already_loaded(id_list[r], stamps[r], records[r])}
     if loaded:
         read = read.filter([r not in loaded for r in range(len(read))])
     tables = normalizer.tables_from_struct(read.records)

@@ -185,8 +185,19 @@ def content_digest(content: Content, api_base: str | None = None) -> bytes:
     if isinstance(content, dict):
         content = orjson.dumps(content)
     if api_base:
-        content = bytes(content).replace(_link_under(api_base), _LINK)
+        content = links_cut(bytes(content), api_base)
+    return bytes_digest(content)
+
+
+def bytes_digest(content: bytes | memoryview) -> bytes:
+    """The digest of bytes whose links are cut already (see :func:`links_cut`)."""
     return hashlib.blake2b(content, digest_size=DIGEST_BYTES).digest()
+
+
+def links_cut(body: bytes, api_base: str | None) -> bytes:
+    """``body`` with ``api_base`` cut from its links. A link lies inside one record, so
+    a page's body cut once and then cut into records gives each record's bytes cut."""
+    return body.replace(_link_under(api_base), _LINK) if api_base else body
 
 
 _LINK = b'_href":"'
@@ -233,20 +244,26 @@ class Boundary:
         if self._window_start is None:
             self._window_start = window_start
 
-    def already_loaded(self, record_id: Any, last_updated: str | None, content: Content) -> bool:
+    def already_loaded(
+        self,
+        record_id: Any,
+        last_updated: str | None,
+        content: Content | None = None,
+        *,
+        digest: bytes | None = None,
+    ) -> bool:
         """Note the record; True when the previous run loaded exactly this content.
         ``content``: the record's JSON text as the API sent it (:func:`content_digest`),
-        digested only when the record is remembered or is to be."""
+        digested only when the record is remembered or is to be; or its ``digest``."""
         rid = str(record_id)
-        digest: bytes | None = None
         known = self.previous.get(rid)
-        if known is not None:
-            digest = content_digest(content, self.api_base)
+        if known is not None and digest is None:
+            digest = content_digest(content, self.api_base)  # type: ignore[arg-type]
         if last_updated is not None and not self._overflow:
             in_window = self._window_start is not None and last_updated >= self._window_start
             at_top = self._newest is None or last_updated >= self._newest
             if in_window or at_top:
-                digest = digest or content_digest(content, self.api_base)
+                digest = digest or content_digest(content, self.api_base)  # type: ignore[arg-type]
                 if in_window:
                     self._window[rid] = (last_updated, digest)
                 if at_top:
