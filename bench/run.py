@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -284,7 +285,8 @@ def median_runs(results: list[Result]) -> list[Result]:
 
 def round_notes(results: list[Result]) -> list[str]:
     """With several rounds: every wall time, and cwsync against the others round by round
-    (a ratio within one round shares that round's machine load)."""
+    (a ratio within one round shares that round's machine load), with their median (of
+    an even count, the mean of the middle two)."""
     rounds = {r.extra.get("round", 1) for r in results}
     if len(rounds) < 2:
         return []
@@ -304,7 +306,7 @@ def round_notes(results: list[Result]) -> list[str]:
                 if "cwsync" in got and name in got and got[name].wall
             ]
             if ratios:
-                mid = sorted(ratios)[(len(ratios) - 1) // 2]
+                mid = statistics.median(ratios)
                 notes.append(
                     f"cwsync / {name} ({model}) by round: "
                     + ", ".join(f"{x:.2f}" for x in ratios)
@@ -316,7 +318,7 @@ def round_notes(results: list[Result]) -> list[str]:
             if "cwsync" in got and "incremental" in got and got["cwsync"].wall
         ]
         if shares:
-            mid = sorted(shares)[(len(shares) - 1) // 2]
+            mid = statistics.median(shares)
             notes.append(
                 f"incremental / cwsync ({model}) by round: "
                 + ", ".join(f"{x:.1%}" for x in shares)

@@ -51,6 +51,6 @@ def test_notes_give_every_round_and_the_ratios_within_each_round() -> None:
     ]
     notes = round_notes(runs)
     assert "cwsync (zero) wall s by round: 12.00, 15.00" in notes
-    assert "cwsync / limit (zero) by round: 2.00, 3.00 (median 2.00)" in notes
-    assert "incremental / cwsync (zero) by round: 5.0%, 2.0% (median 2.0%)" in notes
+    assert "cwsync / limit (zero) by round: 2.00, 3.00 (median 2.50)" in notes
+    assert "incremental / cwsync (zero) by round: 5.0%, 2.0% (median 3.5%)" in notes
     assert round_notes(runs[:3]) == []  # one round: nothing to add
