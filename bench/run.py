@@ -299,31 +299,19 @@ def round_notes(results: list[Result]) -> list[str]:
         by_round: dict[int, dict[str, Result]] = {}
         for r in runs:
             by_round.setdefault(r.extra.get("round", 1), {})[r.contender] = r
-        for name in ("limit", "limit_arrow", "naive", "rest_api"):
+        pairs = [
+            ("cwsync", other, ".2f") for other in ("limit", "limit_arrow", "naive", "rest_api")
+        ]
+        for top, bottom, fmt in [*pairs, ("incremental", "cwsync", ".1%")]:
             ratios = [
-                got["cwsync"].wall / got[name].wall
+                got[top].wall / got[bottom].wall
                 for got in by_round.values()
-                if "cwsync" in got and name in got and got[name].wall
+                if top in got and bottom in got and got[bottom].wall
             ]
             if ratios:
-                mid = statistics.median(ratios)
-                notes.append(
-                    f"cwsync / {name} ({model}) by round: "
-                    + ", ".join(f"{x:.2f}" for x in ratios)
-                    + f" (median {mid:.2f})"
-                )
-        shares = [
-            got["incremental"].wall / got["cwsync"].wall
-            for got in by_round.values()
-            if "cwsync" in got and "incremental" in got and got["cwsync"].wall
-        ]
-        if shares:
-            mid = statistics.median(shares)
-            notes.append(
-                f"incremental / cwsync ({model}) by round: "
-                + ", ".join(f"{x:.1%}" for x in shares)
-                + f" (median {mid:.1%})"
-            )
+                shown = ", ".join(format(x, fmt) for x in ratios)
+                mid = format(statistics.median(ratios), fmt)
+                notes.append(f"{top} / {bottom} ({model}) by round: {shown} (median {mid})")
     return notes
 
 

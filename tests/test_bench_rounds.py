@@ -16,15 +16,17 @@ def _run(name: str, wall: float, round_no: int, error: str | None = None) -> Res
     return Result(name, "zero", wall=wall, rows=100, extra={"round": round_no}, error=error)
 
 
+def _rounds(*walls: dict[str, float]) -> list[Result]:
+    """One run per contender and round: ``walls[i]`` gives round ``i + 1``'s."""
+    return [_run(name, wall, i) for i, got in enumerate(walls, 1) for name, wall in got.items()]
+
+
 def test_the_table_shows_each_contenders_median_run() -> None:
-    runs = [
-        _run("cwsync", 12.0, 1),
-        _run("limit", 6.5, 1),
-        _run("cwsync", 15.0, 2),
-        _run("limit", 6.0, 2),
-        _run("cwsync", 11.0, 3),
-        _run("limit", 9.0, 3),
-    ]
+    runs = _rounds(
+        {"cwsync": 12.0, "limit": 6.5},
+        {"cwsync": 15.0, "limit": 6.0},
+        {"cwsync": 11.0, "limit": 9.0},
+    )
     picked = {r.contender: r.wall for r in median_runs(runs)}
     assert picked == {"cwsync": 12.0, "limit": 6.5}
     table = "\n".join(render(median_runs(runs)))
@@ -41,14 +43,10 @@ def test_of_an_even_count_the_faster_middle_run_and_a_failure_always_shows() -> 
 
 
 def test_notes_give_every_round_and_the_ratios_within_each_round() -> None:
-    runs = [
-        _run("cwsync", 12.0, 1),
-        _run("limit", 6.0, 1),
-        _run("incremental", 0.6, 1),
-        _run("cwsync", 15.0, 2),
-        _run("limit", 5.0, 2),
-        _run("incremental", 0.3, 2),
-    ]
+    runs = _rounds(
+        {"cwsync": 12.0, "limit": 6.0, "incremental": 0.6},
+        {"cwsync": 15.0, "limit": 5.0, "incremental": 0.3},
+    )
     notes = round_notes(runs)
     assert "cwsync (zero) wall s by round: 12.00, 15.00" in notes
     assert "cwsync / limit (zero) by round: 2.00, 3.00 (median 2.50)" in notes

@@ -279,3 +279,67 @@ def test_a_navigable_walk_gives_a_record_once_when_offsets_shift(fresh_sandbox) 
         for r in p.records
     ]
     assert len(sb.requests) > mark and again == sorted(again) and moved in again
+
+
+def test_bodies_are_read_whole_gzipped_chunked_or_plain_on_one_connection() -> None:
+    """The client streams a response and reads its body in one read: a gzip-encoded body
+    (IIS compresses when asked, and requests asks) is decoded, a chunked one joined, and
+    the kept-alive connection serves the next request."""
+    import gzip
+    import http.server
+    import threading
+
+    import orjson
+
+    from sources.connectwise.client import ConnectWiseClient
+
+    records = [{"id": i, "summary": "x" * 200} for i in range(1, 301)]
+    body = orjson.dumps(records)
+    peers: list[int] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            peers.append(self.client_address[1])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            if "gzip" in self.path:
+                data = gzip.compress(body)
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            elif "chunked" in self.path:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for at in range(0, len(body), 7000):
+                    piece = body[at : at + 7000]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.write(b"0\r\n\r\n")
+            else:
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = ConnectWiseClient(
+            company_id="c",
+            public_key="pub",
+            private_key="priv",
+            client_id="cid",
+            base_url=f"http://127.0.0.1:{server.server_address[1]}/v4_6_release/apis/3.0",
+        )
+        for path in ("service/gzip", "service/chunked", "service/plain", "service/gzip"):
+            page = api.get_page(path, {"pageSize": 1000})
+            assert page.body == body, path
+            assert page.records == records
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(set(peers)) == 1, peers  # every request on the one kept-alive connection
