@@ -299,9 +299,8 @@ def round_notes(results: list[Result]) -> list[str]:
         by_round: dict[int, dict[str, Result]] = {}
         for r in runs:
             by_round.setdefault(r.extra.get("round", 1), {})[r.contender] = r
-        pairs = [
-            ("cwsync", other, ".2f") for other in ("limit", "limit_arrow", "naive", "rest_api")
-        ]
+        others = [n for n in ALL_CONTENDERS if n not in ("cwsync", "incremental")]
+        pairs = [("cwsync", other, ".2f") for other in others]
         for top, bottom, fmt in [*pairs, ("incremental", "cwsync", ".1%")]:
             ratios = [
                 got[top].wall / got[bottom].wall

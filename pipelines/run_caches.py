@@ -142,13 +142,12 @@ def _capabilities_once(capabilities: Callable[..., Any]) -> Callable[..., Any]:
     def caps(self: Any, config: Any = None, naming: Any = None) -> Any:
         if config is not None:
             return capabilities(self, config, naming)
-        hit = cache.get((id(self), id(naming)))
+        key = (id(self), id(naming))
+        hit = cache.get(key)
         # the destination and naming are held with the result: their ids are not reused
         if hit is None or hit[0] is not self or hit[1] is not naming:
             with _lock:
-                result = capabilities(self, None, naming)
-            cache[(id(self), id(naming))] = (self, naming, result)
-            return copy.copy(result)
+                hit = cache[key] = (self, naming, capabilities(self, None, naming))
         return copy.copy(hit[2])
 
     caps.__wrapped__ = capabilities  # type: ignore[attr-defined]
@@ -161,6 +160,12 @@ def _version_hash(schema: Any) -> str:
     return schema.to_dict()["version_hash"]  # type: ignore[no-any-return]
 
 
+def _replace(owner: type, name: str, replacement: Any) -> None:
+    """Put ``replacement`` in ``owner``'s ``name`` until the outermost block ends."""
+    _restore.append((owner, name, owner.__dict__[name]))
+    setattr(owner, name, replacement)
+
+
 def _install() -> None:
     from dlt.common.destination.reference import Destination
     from dlt.common.schema import Schema
@@ -168,24 +173,18 @@ def _install() -> None:
 
     capabilities = Destination.__dict__.get("capabilities")
     if callable(capabilities):
-        _restore.append((Destination, "capabilities", capabilities))
-        Destination.capabilities = _capabilities_once(capabilities)  # type: ignore[method-assign]
-
+        _replace(Destination, "capabilities", _capabilities_once(capabilities))
     version_hash = Schema.__dict__.get("version_hash")
     if isinstance(version_hash, property) and callable(getattr(Schema, "to_dict", None)):
-        _restore.append((Schema, "version_hash", version_hash))
-        Schema.version_hash = property(_version_hash, doc=version_hash.__doc__)  # type: ignore[method-assign,assignment]
-
+        _replace(Schema, "version_hash", property(_version_hash, doc=version_hash.__doc__))
     for cls in _writer_classes():
         decorated = cls.__dict__.get("__init__")
         replacement = _resolving_once(decorated) if decorated is not None else None
         if replacement is not None:
-            _restore.append((cls, "__init__", decorated))
-            cls.__init__ = replacement  # type: ignore[misc]
+            _replace(cls, "__init__", replacement)
     compute_outputs = Load.__dict__.get("_compute_outputs")
     if callable(compute_outputs):
-        _restore.append((Load, "_compute_outputs", compute_outputs))
-        Load._compute_outputs = _hashed_once(compute_outputs)  # type: ignore[method-assign]
+        _replace(Load, "_compute_outputs", _hashed_once(compute_outputs))
 
 
 @contextmanager

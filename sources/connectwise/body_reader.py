@@ -165,10 +165,14 @@ def record_spans(
     page order, the spans are read off the marks (:func:`_spans_by_marks`); otherwise
     the records are walked one by one, checking ambiguous cuts by decoding them
     (:func:`_spans_walked`)."""
+    start = body.find(b"{")
+    last_end = body.rfind(b"]")  # the last record ends at the closing bracket
+    if start < 0 or last_end < start:
+        return None
     marks = _marks(body)
-    spans = _spans_by_marks(body, ids, marks)
+    spans = _spans_by_marks(body, ids, marks, start, last_end)
     if spans is None:
-        spans = _spans_walked(body, ids, marks)
+        spans = _spans_walked(body, ids, marks, start, last_end)
     if spans is None or rows is None:
         return spans
     return [spans[r] for r in rows]
@@ -184,14 +188,13 @@ def _marks(body: bytes) -> dict[bytes, int]:
 
 
 def _spans_by_marks(
-    body: bytes, ids: Sequence[Any], marks: dict[bytes, int]
+    body: bytes, ids: Sequence[Any], marks: dict[bytes, int], start: int, last_end: int
 ) -> list[tuple[int, int]] | None:
     """The spans when every record after the first has exactly one mark and the marks
     follow page order (then each is the record's own start: the comma before a record
-    always makes one); None otherwise."""
-    start = body.find(b"{")
-    last_end = body.rfind(b"]")  # the last record ends at the closing bracket
-    if not ids or start < 0 or last_end < start:
+    always makes one); None otherwise. ``start``: where the first record starts,
+    ``last_end``: where the last one ends."""
+    if not ids:
         return None
     first = ids[0]
     if type(first) is not int or not body.startswith(b'{"id":%d,' % first, start):
@@ -210,17 +213,13 @@ def _spans_by_marks(
 
 
 def _spans_walked(
-    body: bytes, ids: Sequence[Any], marks: dict[bytes, int]
+    body: bytes, ids: Sequence[Any], marks: dict[bytes, int], start: int, last_end: int
 ) -> list[tuple[int, int]] | None:
     """Record by record: each starts where the one before ended (past the comma) and
     ends at the first ``,{"id":<next id>,`` after its start; where that mark is in the
     body more than once, each candidate end is checked by decoding the cut, and the
     first cut that decodes is the record (a cut ending inside the record is missing its
     closing braces)."""
-    start = body.find(b"{")
-    last_end = body.rfind(b"]")
-    if start < 0 or last_end < start:
-        return None
     spans: list[tuple[int, int]] = []
     for row, rid in enumerate(ids):
         if type(rid) is not int or not body.startswith(b'{"id":%d,' % rid, start):
