@@ -27,9 +27,11 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.connectwise import connectwise_source, table_conditions
 from sources.connectwise.client import ConnectWiseClient, RequestStats
+from sources.connectwise.first_look import FirstLook
 from sources.connectwise.settings import BY_TABLE, DATASET_NAME
 
 from .duckdb_hold import HeldDuckDB, duckdb_held_open
+from .duckdb_merge import install as install_duckdb_merge
 from .endpoints import default_tables, register_from_config
 from .memory import tune_process_memory
 from .reconcile import (
@@ -151,6 +153,7 @@ def make_pipeline(
     """A dlt pipeline for ``destination`` (a name or a dlt destination object); for
     DuckDB, ``duckdb_path`` names the database file and ``duckdb_memory_limit`` caps the
     memory DuckDB may use while loading (None: DuckDB's default, 80% of RAM)."""
+    install_duckdb_merge()  # DuckDB merges delete by IN (see duckdb_merge.py)
     if destination == "duckdb" and duckdb_path:
         from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
@@ -334,11 +337,16 @@ def run_sync(
             "boundary_dir",
             os.path.join(pipeline.working_dir, "boundary", schema_name or "connectwise"),
         )
+        # an incremental run reads every table's first page before the extract and leaves
+        # the tables with nothing new out of it (see sources/connectwise/first_look.py)
+        look = None if full_refresh else kwargs.setdefault("first_look", FirstLook())
         source, stats, filters = _prepare_source(tables, client, stats, schema_name, kwargs)
         before = (stats.requests, stats.retries, stats.records)
         selected = list(source.resources.keys())
         finish_pending(pipeline)
         drop_list_table_keys(pipeline, source.name)  # also brings the schema from the warehouse
+        if look is not None:
+            look.leave_out_unchanged(source, pipeline.state.get("sources", {}).get(source.name, {}))
         # tables with rows before this run (the others are loaded for the first time: no
         # list row can be left behind in them)
         had_rows = loaded_tables(pipeline) if not full_refresh else set(selected)

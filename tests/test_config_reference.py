@@ -61,6 +61,7 @@ def test_every_source_key_is_read_by_the_code() -> None:
         "advance_cursors",
         "page_types_dir",
         "boundary_dir",
+        "first_look",
     }  # of code
     read = (set(source) - internal) | _read_by_pipelines()
     for key in KEYS:

@@ -287,10 +287,13 @@ def test_a_run_starts_from_the_page_types_the_last_run_kept(tmp_path, monkeypatc
         kept = PageTypes(Path(pipeline.working_dir) / "page_types" / "connectwise")
         assert all(pa.types.is_struct(kept.load(t)) for t in tables)
         tickets = sb.ids("service/tickets")
+        contact = sb.ids("company/contacts")[0]
 
         def edit_and_sync(n: int, label: str) -> dict[str, int]:
             for rid in tickets[:n]:
                 sb.update("service/tickets", rid, {"summary": f"{label} {rid}"})
+            # a contact too: a table with nothing new is not extracted (first_look.py)
+            sb.update("company/contacts", contact, {"title": f"{label}"})
             outcomes.clear()
             changed = run_sync(pipeline, tables=tables, **args).changed
             got = duckdb_rows(

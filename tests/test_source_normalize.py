@@ -294,7 +294,7 @@ def test_list_tables_of_an_older_schema_lose_their_primary_key(
         j for j in jobs if j.job_file_info.table_name == list_table and j.file_path.endswith(".sql")
     ]
     sql = open(merge[0].file_path).read()
-    assert " OR " not in sql and '"record_id" = s."record_id"' in sql
+    assert " OR " not in sql and 'WHERE d."record_id" IN (SELECT s."record_id" FROM' in sql
     fields = len(sb.get("service/tickets", ticket).get("customFields") or [])
     assert duckdb_rows(
         pipeline,

@@ -30,8 +30,9 @@ from dlt.sources import DltResource
 from .body_reader import BodyRecords, read_records, reader_schema, record_spans, values_are_text
 from .boundary_store import BoundaryStore
 from .client import ConnectWiseClient, Page, RequestStats
-from .conditions import all_of, to_utc_iso, updated_since
+from .conditions import to_utc_iso
 from .errors import ConfigurationError
+from .first_look import CURSOR_PATH, FirstLook, walk_params
 from .normalize import CUSTOM_FIELD_TYPES, LIST_INDEX, TIMESTAMP, PageNormalizer, TableBatch
 from .page_types import PageTypes
 from .paginator import MAX_PAGE_SIZE as PAGE_SIZE_MAX
@@ -52,8 +53,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("cwsync.connectwise")
-
-CURSOR_PATH = "_info.lastUpdated"
 
 
 def resolve_tables(selected: Sequence[str] | None) -> list[str]:
@@ -160,6 +159,7 @@ def connectwise_source(
     advance_cursors: bool = True,
     page_types_dir: str | None = None,
     boundary_dir: str | None = None,
+    first_look: FirstLook | None = None,
 ) -> Iterable[DltResource]:
     """Every collection of the endpoint table as a dlt resource.
 
@@ -194,6 +194,9 @@ def connectwise_source(
             ``page_types.py``; the pipeline passes its working folder). None: not kept.
         boundary_dir: a local folder keeping the records a run re-reads at the cursor
             when there are many (see ``boundary_store.py``). None: kept in the state.
+        first_look: takes the incremental tables, to read their first pages before the
+            extract and leave the unchanged ones out (see ``first_look.py``; the
+            pipeline passes one for each run).
     """
     if not 1 <= int(page_size) <= PAGE_SIZE_MAX:
         raise ConfigurationError(f"page_size must be between 1 and {PAGE_SIZE_MAX}")
@@ -242,15 +245,36 @@ def connectwise_source(
                 advance=advance_cursors,
                 types=types,
                 store=store,
+                first_look=first_look,
             )
         else:
             built[table] = _replace_resource(
                 client, endpoint, version, int(page_size), filters.get(table), split
             )
+    if first_look is not None and advance_cursors:
+        first_look.register(
+            client,
+            store,
+            start=start,
+            page_size=int(page_size),
+            tables={
+                t: (versions.get(t), filters.get(t))
+                for t in wanted
+                if BY_TABLE[t].incremental and not BY_TABLE[t].is_child
+            },
+        )
     return list(built.values())
 
 
 DELETED_AT = "_cw_deleted_at"  # set by the delete reconciliation; null for live rows
+
+
+# A record comes once per load: forward-only pages advance by id (each page starts past
+# the one before, checked by the paginator), split ranges are disjoint, and a first page
+# read ahead (first_look.py) replaces the walk's first request. So the staged rows need
+# no dedup pass before the merge (a window over the staged rows by id: ~3x the cost of
+# the insert, time entries of the large benchmark tenant's incremental run 77 -> 23 ms).
+MERGE_ONCE: dict[str, Any] = {"disposition": "merge", "deduplicated": True}
 
 
 def _hints(endpoint: Endpoint) -> dict[str, Any]:
@@ -339,6 +363,7 @@ def _incremental_resource(
     advance: bool = True,
     types: PageTypes | None = None,
     store: BoundaryStore | None = None,
+    first_look: FirstLook | None = None,
 ) -> DltResource:
     store = store or BoundaryStore(None)
 
@@ -350,7 +375,7 @@ def _incremental_resource(
         # of an idle run over 112 tables).
         state = dlt.current.resource_state()
         kept = (state.get("incremental") or {}).get(CURSOR_PATH) or {}
-        cursor = kept.get("last_value") or start
+        cursor, params = walk_params(endpoint, state, start, user_filter, advance)
         # The first sync of a table appends: a backfill walks every record once
         # (forward-only by id, ranges disjoint), so there is nothing to merge, and a merge
         # into an empty table costs a delete + dedup pass (medium tenant: load 10.7 s ->
@@ -366,9 +391,6 @@ def _incremental_resource(
         normalizer = _normalizer(endpoint.table)
         kept_type = types.load(endpoint.table) if types is not None else None
         normalizer.start_from(kept_type)
-        since = updated_since(cursor, endpoint.cursor) if cursor and advance else None
-        conditions = all_of(user_filter, since)
-        params = {"conditions": conditions} if conditions else {}
         lock = threading.Lock()
         schemas: dict[pa.DataType, tuple[pa.Schema, bool]] = {}
 
@@ -417,6 +439,7 @@ def _incremental_resource(
             api_version=version,
             split=split,
             transform=tables_of,
+            first_page=first_look.take(endpoint.table, params) if first_look else None,
         ):
             if batch.add(tables):
                 for combined in batch.take():
@@ -437,7 +460,7 @@ def _incremental_resource(
                 endpoint.table, next_cursor, boundary.remembered(next_cursor), kept_boundary
             )
 
-    return dlt.resource(read, write_disposition="merge", parallelized=True, **_hints(endpoint))
+    return dlt.resource(read, write_disposition=MERGE_ONCE, parallelized=True, **_hints(endpoint))
 
 
 def _read_tables(

@@ -341,8 +341,11 @@ class ConnectWiseClient:
         *,
         forward_only: bool = False,
         api_version: str | None = None,
+        on_headers: Callable[[Mapping[str, str]], None] | None = None,
     ) -> Page:
-        """GET one page of a collection; retried per the policy; always a list of records."""
+        """GET one page of a collection; retried per the policy; always a list of records.
+        ``on_headers``: called with each successful response's headers before its body is
+        read (the first look tells a big page from them)."""
         headers = self.headers(api_version)
         if forward_only:
             headers["pagination-type"] = "forward-only"
@@ -350,7 +353,13 @@ class ConnectWiseClient:
 
         def fetch(decode: bool) -> requests.Response:
             response = self._send(
-                "GET", url, what=path, params=params, headers=headers, list_body=not decode
+                "GET",
+                url,
+                what=path,
+                params=params,
+                headers=headers,
+                list_body=not decode,
+                on_headers=on_headers,
             )
             self._raise_for_status(response, path)
             return response
@@ -392,6 +401,7 @@ class ConnectWiseClient:
         attempts: int | None = None,
         retry_non_json: bool = True,
         list_body: bool = False,
+        on_headers: Callable[[Mapping[str, str]], None] | None = None,
     ) -> requests.Response:
         """Send with retries; returns the final response whose status is not retryable,
         with its body fully read and checked to be JSON when it is a 200 (``list_body``:
@@ -418,6 +428,8 @@ class ConnectWiseClient:
                         timeout=policy.timeout,
                         stream=True,
                     )
+                    if on_headers is not None and response.status_code == 200:
+                        on_headers(response.headers)
                     read_whole_body(response)
                 self._reached = True
                 if policy.should_retry_status(response.status_code):

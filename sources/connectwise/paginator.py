@@ -48,6 +48,13 @@ def _base(params: Mapping[str, Any] | None, page_size: int) -> dict[str, Any]:
     return base
 
 
+def first_query(params: Mapping[str, Any] | None, page_size: int) -> dict[str, Any]:
+    """The query of a forward-only walk's first request."""
+    base = _base(params, page_size)
+    base.pop("orderBy", None)  # forward-only is always ordered by id
+    return base
+
+
 def _apply(page: Page, transform: Transform | None) -> tuple[Any, int, Any, Any]:
     """(the page or what ``transform`` made of it, record count, first id, last id); the
     caller drops the page after this, so only the transformed item stays alive."""
@@ -72,22 +79,30 @@ def forward_only_pages(
     after: int | None = None,
     transform: Transform | None = None,
     seen: dict[str, Any] | None = None,
+    first_page: Page | None = None,
 ) -> Iterator[Any]:
     """Yield every page of ``path`` with forward-only paging, keeping ``params`` on
     every request; ``after`` starts the walk past that id. With ``transform``, each page
     is turned into ``transform(page)`` in the thread that fetched it and only that is
     yielded (the decoded page is not kept while the walk waits). ``seen`` gets the ids
-    of the first record of the walk and the last one so far."""
-    base = _base(params, page_size)
-    base.pop("orderBy", None)  # forward-only is always ordered by id
+    of the first record of the walk and the last one so far. ``first_page``: the response
+    to the walk's first request (:func:`first_query`), read already."""
+    base = first_query(params, page_size)
     page_id: int | None = after
     while True:
         query = dict(base)
         if page_id is not None:
             query["pageId"] = page_id
-        item, count, first, last = _apply(
-            client.get_page(path, query, forward_only=True, api_version=api_version), transform
-        )
+        if first_page is not None:
+            page, first_page = first_page, None
+        else:
+            page = client.get_page(path, query, forward_only=True, api_version=api_version)
+        item, count, first, last = _apply(page, transform)
+        del page
+        if count and page_id is not None and (not isinstance(first, int) or first <= page_id):
+            raise ApiRequestError(
+                f"/{path}: a forward-only page after id {page_id} started at id {first}"
+            )
         if seen is not None:
             seen["count"] = count
             if count:
@@ -146,15 +161,16 @@ def split_pages(
     page_size: int = MAX_PAGE_SIZE,
     api_version: str | None = None,
     transform: Transform | None = None,
+    first_page: Page | None = None,
 ) -> Iterator[Any]:
     """Every page of ``path``, forward-only, the tail of a big collection walked as up to
-    ``split`` id ranges at once (see the module docstring; ``transform``: as for
-    :func:`forward_only_pages`)."""
+    ``split`` id ranges at once (see the module docstring; ``transform``, ``first_page``:
+    as for :func:`forward_only_pages`)."""
     walked = 0
     seen: dict[str, Any] = {}
     for item in forward_only_pages(
         client, path, params, page_size=page_size, api_version=api_version,
-        transform=transform, seen=seen,
+        transform=transform, seen=seen, first_page=first_page,
     ):  # fmt: skip
         yield item
         del item
@@ -309,16 +325,25 @@ def pages(
     api_version: str | None = None,
     split: int = 1,
     transform: Transform | None = None,
+    first_page: Page | None = None,
 ) -> Iterator[Any]:
     """Every page of ``path``: forward-only (split into ``split`` id ranges walked at once
     when the collection is big) or navigable. With ``transform``, each page is yielded as
-    ``transform(page)``, computed in the thread that fetched the page."""
+    ``transform(page)``, computed in the thread that fetched the page. ``first_page``:
+    the response to a forward-only walk's first request, read already (see
+    :mod:`.first_look`)."""
     if forward_only and split > 1:
         return split_pages(
             client, path, params, split=split, page_size=page_size, api_version=api_version,
-            transform=transform,
+            transform=transform, first_page=first_page,
         )  # fmt: skip
-    walk = forward_only_pages if forward_only else navigable_pages
-    return walk(
+    if forward_only:
+        return forward_only_pages(
+            client, path, params, page_size=page_size, api_version=api_version,
+            transform=transform, first_page=first_page,
+        )  # fmt: skip
+    if first_page is not None:
+        raise ValueError("a first page read ahead is for forward-only walks")
+    return navigable_pages(
         client, path, params, page_size=page_size, api_version=api_version, transform=transform
     )
