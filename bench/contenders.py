@@ -314,6 +314,22 @@ CONTENDERS = {
 }
 
 
+def own_peak_rss_mb() -> float | None:
+    """This process's peak resident memory in MB (Linux ``VmHWM``; None elsewhere).
+
+    Not ``ru_maxrss`` as its parent reads it at exit: Linux carries a parent's peak over
+    into a child it spawns (fork, then exec), so a child started by a big process reports
+    at least the parent's size. ``VmHWM`` is of this process's own memory since exec."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -351,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     result["work_s"] = round(time.perf_counter() - started, 3)
     result["http_requests"] = _HTTP["requests"]
     result["contender"] = args.name
+    peak = own_peak_rss_mb()
+    if peak is not None:
+        result["peak_rss_mb"] = peak
     sys.stdout.flush()
     print(json.dumps(result), flush=True)
     return 0

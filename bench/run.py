@@ -9,8 +9,8 @@
    record in a list response).
 2. Loads the same tables (default: every top-level table with a ``lastUpdated`` cursor)
    with each contender of ``bench/contenders.py``, each in its own process and into its
-   own DuckDB file, measuring wall seconds, CPU seconds (user+sys) and peak RSS of that
-   process (``os.wait4``).
+   own DuckDB file, measuring wall seconds, CPU seconds (user+sys, ``os.wait4``) and peak
+   RSS of that process (its own ``VmHWM``: ``ru_maxrss`` would carry this process's).
 3. ``incremental``: after the cwsync full run, a second, zero-latency sandbox process on
    the same tenant file changes 1% of the records of every table with at least 100 records
    (PATCH); then cwsync runs again on the same pipeline state and DuckDB file.
@@ -131,8 +131,9 @@ def measure(
     logs: Path,
     server_pid: int | None = None,
 ) -> Result:
-    """Run one contender process; wall, CPU and peak RSS come from ``os.wait4``, the
-    sandbox's CPU over the same time from ``/proc`` (Linux; None elsewhere)."""
+    """Run one contender process; wall and CPU come from ``os.wait4``, peak RSS from the
+    contender itself (``VmHWM``; ``ru_maxrss`` where it cannot say), the sandbox's CPU
+    over the same time from ``/proc`` (Linux; None elsewhere)."""
     # credentials travel in the environment, never on a command line (ps shows those)
     cmd = [sys.executable, str(CONTENDERS_PY), name]
     cmd += [
@@ -171,6 +172,9 @@ def measure(
         result.error = f"exit {proc.returncode}: " + " | ".join(tail)
         return result
     data = json.loads(lines[-1])
+    own_peak = data.pop("peak_rss_mb", None)
+    if own_peak is not None:  # the contender's own (ru_maxrss holds at least this process's)
+        result.rss_mb = float(own_peak)
     result.rows = int(data.pop("rows", 0))
     result.requests = int(data.pop("requests", 0))
     result.extra = data

@@ -42,3 +42,19 @@ def test_the_floors_read_every_record(name, sandbox, tmp_path) -> None:
     got = _run(name, sandbox, tmp_path)
     assert got["rows"] == want
     assert got["requests"] >= len(TABLES)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is Linux's")
+def test_a_contender_reports_its_own_peak_memory_not_its_parents(sandbox, tmp_path) -> None:
+    """Linux carries a parent's peak resident memory over into a child it spawns, so the
+    ``ru_maxrss`` the benchmark reads at a contender's exit is at least the benchmark's
+    own; the contender reports its own peak (``VmHWM``) and the table shows that."""
+    import resource
+
+    ballast = bytearray(600 * 1024 * 1024)
+    ballast[::4096] = b"x" * len(range(0, len(ballast), 4096))  # touched: resident
+    got = _run("limit", sandbox, tmp_path)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    del ballast
+    assert children >= 600  # what wait4 would have said of the contender
+    assert 0 < got["peak_rss_mb"] < 400
