@@ -174,3 +174,42 @@ def _spy_configuration(real, seen: list[str]):  # type: ignore[no-untyped-def]
         return real(self, initial_config, accept_partial=accept_partial)
 
     return configuration
+
+
+def test_table_helpers_take_the_capabilities_without_resolving_a_configuration(
+    monkeypatch,
+) -> None:
+    """dlt's ``prepare_load_table`` and ``resolve_merge_strategy`` resolve a configuration
+    on every call to get the destination's capabilities; within a run they take them from
+    the call or from dlt's context, with the same results, and the modules that imported
+    them by name get the same; outside, dlt's own functions are back."""
+    import dlt
+    from dlt.common.configuration.container import Container
+    from dlt.common.destination import utils
+    from dlt.common.destination.capabilities import DestinationCapabilitiesContext
+    from dlt.common.normalizers.json import helpers
+
+    tables = {
+        "t": {"name": "t", "write_disposition": "merge", "columns": {"id": {"name": "id"}}},
+        "a": {"name": "a", "write_disposition": "append", "columns": {}},
+    }
+    caps = dlt.destinations.duckdb(":memory:").capabilities()
+    expected = {
+        name: (
+            utils.prepare_load_table(tables, tables[name], caps),
+            utils.resolve_merge_strategy(tables, tables[name], caps),
+        )
+        for name in tables
+    }
+    originals = (utils.prepare_load_table, helpers.resolve_merge_strategy)
+    seen = _count_resolutions(monkeypatch)
+    with run_caches(), Container().injectable_context(caps):
+        assert helpers.resolve_merge_strategy is not originals[1]  # imported by name: too
+        for name, (prepared, strategy) in expected.items():
+            assert utils.prepare_load_table(tables, tables[name], caps) == prepared
+            assert utils.prepare_load_table(tables, tables[name]) == prepared  # from context
+            assert helpers.resolve_merge_strategy(tables, tables[name]) == strategy
+    assert seen == []
+    assert (utils.prepare_load_table, helpers.resolve_merge_strategy) == originals
+    assert expected["t"][1] == "delete-insert" and expected["a"][1] is None
+    assert isinstance(caps, DestinationCapabilitiesContext)
