@@ -243,3 +243,21 @@ def test_root_tables_merge_without_a_dedup_pass_and_delete_by_in(tmp_path, monke
     assert "EXISTS" in two[0] and 'd."a" = s."a" AND d."b" = s."b"' in two[0]
     filtered = DuckDbMergeJob.gen_key_table_clauses("t", "s_t", ['"id"'], [], True, "x > 1")
     assert "EXISTS" in filtered[0] and "x > 1" in filtered[0]
+
+
+def test_a_page_the_look_cannot_judge_is_a_change_for_its_walk(tmp_path, monkeypatch) -> None:
+    """Whatever goes wrong judging a first page (not reading it), the table is extracted
+    from that page as if it had changed: never a failed run, never a page read twice."""
+
+    def cannot(self, page, remembered, api_base):  # type: ignore[no-untyped-def]
+        raise ValueError("cannot judge")
+
+    with Sandbox(scale=400, seed=5) as sb:
+        pipeline = duckdb_pipeline(tmp_path)
+        run_sync(pipeline, tables=SOME, **source_args(sb))
+        monkeypatch.setattr(FirstLook, "_unchanged", cannot)
+        look = FirstLook()
+        mark = len(sb.requests)
+        again = run_sync(pipeline, tables=SOME, first_look=look, **source_args(sb))
+        assert look.unchanged == [] and again.changed == {}
+        assert set(_first_requests(sb, mark).values()) == {1}

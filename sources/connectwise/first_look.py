@@ -254,7 +254,13 @@ class FirstLook:
                 api_version=look.spec.version,
                 on_headers=on_headers,
             )
-            return page, (not released) and self._unchanged(page, look.remembered, client.base_url)
+            if released:
+                return page, False
+            try:
+                return page, self._unchanged(page, look.remembered, client.base_url)
+            except Exception:  # the page is the walk's to read and judge: a change here
+                log.debug("first look at %s: read as changed", look.table, exc_info=True)
+                return page, False
         finally:
             if not released:
                 decided.release()
