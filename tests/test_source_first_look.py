@@ -3,8 +3,8 @@
 An incremental run reads every table's first page before the extract: tables whose page
 holds nothing new are left out of the extract with their state untouched, the others'
 first pages are handed to their walks (never read twice), and nothing is missed: a
-remembered record edited again, a record new at the cursor, per-parent tables under a
-changed parent.
+record new at the cursor, per-parent tables under a changed parent (a remembered record
+edited again in the same second: tests/test_source_sync.py).
 """
 
 from __future__ import annotations
@@ -39,6 +39,18 @@ def _first_requests(sb: Sandbox, since: int) -> Counter:
     )  # fmt: skip
 
 
+def _edit_ticket_later(sb: Sandbox, index: int, summary: str, note: bool = False) -> int:
+    """Two minutes after the last sync, edit a ticket (and give it a note); two minutes
+    later the next sync starts (past the cursor's lag). Returns the ticket's id."""
+    ticket = sb.ids("service/tickets")[index]
+    sb.clock.advance(120)
+    sb.update("service/tickets", ticket, {"summary": summary})
+    if note:
+        sb.create("service/tickets/{parentId}/notes", {"text": "a note"}, parent_id=ticket)
+    sb.clock.advance(120)
+    return ticket
+
+
 def _cursors(pipeline) -> dict[str, object]:
     resources = pipeline.state["sources"]["connectwise"]["resources"]
     return {t: (r.get("incremental"), r.get("boundary")) for t, r in resources.items()}
@@ -64,11 +76,7 @@ def test_changed_tables_are_extracted_from_the_page_read_ahead(tmp_path) -> None
     with Sandbox(scale=400, seed=5) as sb:
         pipeline = duckdb_pipeline(tmp_path)
         run_sync(pipeline, tables=SOME, **source_args(sb))
-        ticket = sb.ids("service/tickets")[5]
-        sb.clock.advance(120)
-        sb.update("service/tickets", ticket, {"summary": "edited after the first sync"})
-        sb.create("service/tickets/{parentId}/notes", {"text": "a note"}, parent_id=ticket)
-        sb.clock.advance(120)
+        ticket = _edit_ticket_later(sb, 5, "edited after the first sync", note=True)
         look = FirstLook()
         mark = len(sb.requests)
         second = run_sync(pipeline, tables=SOME, first_look=look, **source_args(sb))
@@ -90,35 +98,11 @@ def test_changed_tables_are_extracted_from_the_page_read_ahead(tmp_path) -> None
         assert look.unchanged == ["company_companies", "service_tickets", "time_entries"]
 
 
-def test_a_remembered_record_edited_in_the_same_second_is_not_left_out(tmp_path) -> None:
-    """The previous run remembered the records at its cursor; one of them edited again in
-    that very second has the same id and lastUpdated but other content: loaded."""
-    with Sandbox(scale=400, seed=5) as sb:
-        sb.clock.freeze("2026-06-01T12:00:00Z")
-        tickets = sb.ids("service/tickets")
-        args = source_args(sb, cursor_lag_seconds=0)
-        pipeline = duckdb_pipeline(tmp_path)
-        sb.update("service/tickets", tickets[0], {"summary": "first edit"})
-        run_sync(pipeline, tables=["service_tickets"], **args)
-        sb.update("service/tickets", tickets[0], {"summary": "edited again, same second"})
-        look = FirstLook()
-        again = run_sync(pipeline, tables=["service_tickets"], first_look=look, **args)
-        assert look.unchanged == []
-        assert again.changed.get("service_tickets") == 1
-        got = duckdb_rows(
-            pipeline, f"SELECT summary FROM connectwise.service_tickets WHERE id = {tickets[0]}"
-        )
-        assert got == [("edited again, same second",)]
-
-
 def test_pages_over_the_held_budget_are_read_again_by_their_walk(tmp_path) -> None:
     with Sandbox(scale=400, seed=5) as sb:
         pipeline = duckdb_pipeline(tmp_path)
         run_sync(pipeline, tables=SOME, **source_args(sb))
-        sb.clock.advance(120)
-        ticket = sb.ids("service/tickets")[2]
-        sb.update("service/tickets", ticket, {"summary": "over the budget"})
-        sb.clock.advance(120)
+        _edit_ticket_later(sb, 2, "over the budget")
         mark = len(sb.requests)
         look = FirstLook(held_bytes=0)
         second = run_sync(pipeline, tables=SOME, first_look=look, **source_args(sb))
@@ -215,10 +199,7 @@ def test_root_tables_merge_without_a_dedup_pass_and_delete_by_in(tmp_path, monke
     with Sandbox(scale=400, seed=5) as sb:
         pipeline = duckdb_pipeline(tmp_path)
         run_sync(pipeline, tables=["service_tickets"], **source_args(sb))
-        ticket = sb.ids("service/tickets")[1]
-        sb.clock.advance(120)
-        sb.update("service/tickets", ticket, {"summary": "merged"})
-        sb.clock.advance(120)
+        ticket = _edit_ticket_later(sb, 1, "merged")
         summary = run_sync(pipeline, tables=["service_tickets"], **source_args(sb))
         assert summary.changed["service_tickets"] == 1
         table = pipeline.default_schema.tables["service_tickets"]

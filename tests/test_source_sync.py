@@ -22,6 +22,7 @@ from sources.connectwise import resolve_tables
 from sources.connectwise.boundary_store import unpack_seen
 from sources.connectwise.client import ConnectWiseClient, Page
 from sources.connectwise.errors import ConfigurationError
+from sources.connectwise.first_look import FirstLook
 from sources.connectwise.retry import RetryPolicy
 from sources.connectwise.settings import BY_TABLE, ENDPOINTS, table_name
 
@@ -280,6 +281,12 @@ def test_same_second_updates_are_not_missed(tmp_path) -> None:
         # and a run with nothing new re-reads the boundary but loads nothing
         idle = run_sync(pipeline, tables=["service_tickets"], **args)
         assert idle.changed == {}
+        # a remembered record edited once more in that second: same id and lastUpdated, its
+        # digest tells, also to the first look that reads the table before the extract
+        sb.update("service/tickets", tickets[0], {"summary": "third edit, same second"})
+        look = FirstLook()
+        third = run_sync(pipeline, tables=["service_tickets"], first_look=look, **args)
+        assert look.unchanged == [] and third.changed.get("service_tickets") == 1
 
 
 def test_a_bulk_change_at_the_cursor_is_remembered_in_a_file(tmp_path, monkeypatch) -> None:
