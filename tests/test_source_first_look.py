@@ -242,3 +242,16 @@ def test_a_page_the_look_cannot_judge_is_a_change_for_its_walk(tmp_path, monkeyp
         again = run_sync(pipeline, tables=SOME, first_look=look, **source_args(sb))
         assert look.unchanged == [] and again.changed == {}
         assert set(_first_requests(sb, mark).values()) == {1}
+
+
+def test_records_the_look_reads_count_once(tmp_path) -> None:
+    """The records of the first pages read before the extract count as read, once: those
+    of the tables left out as well as those handed to a walk."""
+    with Sandbox(scale=400, seed=5) as sb:
+        pipeline = duckdb_pipeline(tmp_path)
+        run_sync(pipeline, tables=SOME, **source_args(sb))
+        _edit_ticket_later(sb, 3, "counted once")
+        mark = len(sb.requests)
+        second = run_sync(pipeline, tables=SOME, **source_args(sb))
+        sent = sum(r.records for r in sb.requests[mark:] if r.method == "GET")
+        assert second.records == sent > 1

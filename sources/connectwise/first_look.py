@@ -276,9 +276,11 @@ class FirstLook:
             return False  # the walk reads it again and says what is wrong
         if not isinstance(records, list) or len(records) >= self._page_size:
             return False
+        ids = [r.get("id") if isinstance(r, dict) else None for r in records]
+        if body is not None:  # read here: counted here (a walk taking the page does not again)
+            page.read_elsewhere(len(records), ids[0] if ids else None, ids[-1] if ids else None)
         if not records:
             return True
-        ids = [r.get("id") if isinstance(r, dict) else None for r in records]
         if any(rid is None or str(rid) not in remembered for rid in ids):
             return False
         # digested as the extract digests them: the record's bytes in the body, links cut
