@@ -340,7 +340,7 @@ def test_a_body_cut_once_digests_each_record_as_cut_alone() -> None:
     import orjson
 
     from sources.connectwise.body_reader import record_spans
-    from sources.connectwise.watermark import bytes_digest, content_digest, links_cut
+    from sources.connectwise.watermark import bytes_digest, content_digest, links_cut, span_digests
 
     base = "http://127.0.0.1:8123/v4_6_release/apis/3.0"
     records = [
@@ -358,6 +358,11 @@ def test_a_body_cut_once_digests_each_record_as_cut_alone() -> None:
     assert spans is not None
     own = [content_digest(orjson.dumps(r), base) for r in records]
     assert [bytes_digest(memoryview(cut)[a:b]) for a, b in spans] == own
+    # the source's way: few rows cut each alone, many by the whole body: the same digests
+    ids = [r["id"] for r in records]
+    assert span_digests(body, ids, [3], base) == [own[3]]  # 1 of 5: cut alone
+    assert span_digests(body, ids, [0, 2, 4], base) == [own[0], own[2], own[4]]  # whole body
+    assert span_digests(body, ids, [1], None) == [content_digest(orjson.dumps(records[1]))]
 
 
 def _digest_of_a_copy_without_links(record: dict) -> str:

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.sources import DltResource
 
-from .body_reader import BodyRecords, read_records, reader_schema, record_spans, values_are_text
+from .body_reader import BodyRecords, read_records, reader_schema, values_are_text
 from .boundary_store import BoundaryStore
 from .client import ConnectWiseClient, Page, RequestStats
 from .conditions import to_utc_iso
@@ -40,7 +40,7 @@ from .paginator import pages
 from .retry import RetryPolicy
 from .settings import BY_TABLE, DEFAULT_API_VERSION, ENDPOINTS, PAGE_SIZE, Endpoint
 from .throttle import DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUESTS_PER_SECOND, RequestBudget
-from .watermark import Boundary, Watermark, bytes_digest, links_cut, record_digest
+from .watermark import Boundary, Watermark, record_digest, span_digests
 
 __all__ = [
     "DELETED_AT",
@@ -490,14 +490,12 @@ def _read_tables(
     rows = boundary.rows_to_check(ids, last_updated, newest)
     loaded: set[int] = set()
     if rows:  # their digests, of their bytes in the body (of the decoded page if need be)
-        # the links cut from the whole body once, then each record's bytes digested
-        body = links_cut(page.body, boundary.api_base) if page.body is not None else None
         id_list = ids.to_pylist()
-        spans = record_spans(body, id_list, rows) if body is not None else None
+        body, digests = page.body, None
         stamps = last_updated.to_pylist() if last_updated is not None else [None] * len(read)
-        if spans is not None:
-            view = memoryview(body)  # type: ignore[arg-type]
-            digests = [bytes_digest(view[a:b]) for a, b in spans]
+        if body is not None:
+            digests = span_digests(body, id_list, rows, boundary.api_base)
+        if digests is not None:
             loaded = {
                 r
                 for r, digest in zip(rows, digests, strict=True)

@@ -37,13 +37,12 @@ from typing import Any
 
 import orjson
 
-from .body_reader import record_spans
 from .boundary_store import BoundaryStore
 from .client import ConnectWiseClient, Page
 from .conditions import all_of, updated_since
 from .paginator import first_query
 from .settings import BY_TABLE, ENDPOINTS, Endpoint
-from .watermark import bytes_digest, content_digest, links_cut
+from .watermark import content_digest, span_digests
 
 log = logging.getLogger("cwsync.connectwise")
 _NEXT_PAGE_ID = re.compile(r'[?&]pageId=(\d+)[^>]*>\s*;\s*rel="?next"?', re.IGNORECASE)
@@ -284,12 +283,8 @@ class FirstLook:
         if any(rid is None or str(rid) not in remembered for rid in ids):
             return False
         # digested as the extract digests them: the record's bytes in the body, links cut
-        cut = links_cut(body, api_base) if body is not None else None
-        spans = record_spans(cut, ids) if cut is not None else None
-        if spans is not None and cut is not None:
-            view = memoryview(cut)
-            digests = [bytes_digest(view[a:b]) for a, b in spans]
-        else:
+        digests = span_digests(body, ids, range(len(ids)), api_base) if body is not None else None
+        if digests is None:
             digests = [content_digest(r, api_base) for r in records]
         return all(
             remembered.get(str(rid)) == digest for rid, digest in zip(ids, digests, strict=True)

@@ -26,7 +26,7 @@ being updated, which stamps a newer ``lastUpdated``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -37,6 +37,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .body_reader import record_spans
 from .conditions import to_utc_iso
 
 
@@ -201,6 +202,30 @@ def links_cut(body: bytes, api_base: str | None) -> bytes:
 
 
 _LINK = b'_href":"'
+
+
+def span_digests(
+    body: bytes, ids: Sequence[Any], rows: Sequence[int], api_base: str | None
+) -> list[bytes] | None:
+    """The digests of records ``rows`` of a list body (``ids``: the page's ids in order),
+    each of its bytes with the links cut, as :func:`content_digest` gives them; None when
+    the body is not laid out for cutting records from it (see
+    :func:`.body_reader.record_spans`). Few rows (a full sync's newest records): each
+    record's bytes are cut alone; many (a run right after a bulk change): the links are
+    cut from the whole body once (~1 ms of a 2 MB page, which the first way spares the
+    pages of a full sync, nearly all of which have a few)."""
+    if api_base and len(rows) * 4 < len(ids):
+        spans = record_spans(body, ids, rows)
+        if spans is None:
+            return None
+        view = memoryview(body)
+        return [bytes_digest(links_cut(bytes(view[a:b]), api_base)) for a, b in spans]
+    cut = links_cut(body, api_base)
+    spans = record_spans(cut, ids, rows)
+    if spans is None:
+        return None
+    view = memoryview(cut)
+    return [bytes_digest(view[a:b]) for a, b in spans]
 
 
 @lru_cache(maxsize=8)
