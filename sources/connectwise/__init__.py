@@ -32,7 +32,7 @@ from .boundary_store import BoundaryStore
 from .client import ConnectWiseClient, Page, RequestStats
 from .conditions import to_utc_iso
 from .errors import ConfigurationError
-from .first_look import CURSOR_PATH, FirstLook, walk_params
+from .first_look import CURSOR_PATH, FirstLook, kept_cursor, walk_params
 from .normalize import CUSTOM_FIELD_TYPES, LIST_INDEX, TIMESTAMP, PageNormalizer, TableBatch
 from .page_types import PageTypes
 from .paginator import MAX_PAGE_SIZE as PAGE_SIZE_MAX
@@ -374,7 +374,6 @@ def _incremental_resource(
         # without its per-row machinery (and its per-resource JSONPath compile: ~0.5 s
         # of an idle run over 112 tables).
         state = dlt.current.resource_state()
-        kept = (state.get("incremental") or {}).get(CURSOR_PATH) or {}
         cursor, params = walk_params(endpoint, state, start, user_filter, advance)
         # The first sync of a table appends: a backfill walks every record once
         # (forward-only by id, ranges disjoint), so there is nothing to merge, and a merge
@@ -382,7 +381,7 @@ def _incremental_resource(
         # 4.2 s). Decided here, after dlt restored state and schema from the destination:
         # no cursor and no data in the table, ever. The cursor is committed with the same
         # load package, so the next run merges.
-        first_sync = advance and not kept.get("last_value") and not _has_data(endpoint.table)
+        first_sync = advance and not kept_cursor(state) and not _has_data(endpoint.table)
         disposition = "append" if first_sync else "merge"
         mark = Watermark(previous=cursor, lag_seconds=lag_seconds)
         kept_boundary = state.get("boundary")

@@ -55,6 +55,13 @@ RECORD_BYTES_MAX = 64 * 1024
 _RECORD_START = b'{"id":'  # every record starts so; nested references too (an upper bound)
 
 
+def kept_cursor(resource_state: Mapping[str, Any]) -> str | None:
+    """The cursor an incremental table's previous run left in its resource state (None:
+    none yet, a first sync), where ``dlt.sources.incremental`` keeps it."""
+    kept = (resource_state.get("incremental") or {}).get(CURSOR_PATH) or {}
+    return kept.get("last_value")
+
+
 def walk_params(
     endpoint: Endpoint,
     resource_state: Mapping[str, Any],
@@ -64,8 +71,7 @@ def walk_params(
 ) -> tuple[str | None, dict[str, Any]]:
     """(the cursor an incremental table's walk starts from, the walk's parameters), from
     its resource state: the one rule the extract and the first look share."""
-    kept = (resource_state.get("incremental") or {}).get(CURSOR_PATH) or {}
-    cursor = kept.get("last_value") or start
+    cursor = kept_cursor(resource_state) or start
     since = updated_since(cursor, endpoint.cursor) if cursor and advance else None
     conditions = all_of(user_filter, since)
     return cursor, ({"conditions": conditions} if conditions else {})
@@ -84,16 +90,6 @@ class _Look:
     spec: _Table
     params: dict[str, Any]
     remembered: Mapping[str, bytes]  # what the previous run remembered at the cursor
-
-
-class _PageOf:
-    """A first page as its walk takes it: the read's result, waited for."""
-
-    def __init__(self, future: Future[tuple[Page, bool]]) -> None:
-        self._future = future
-
-    def result(self) -> Page:
-        return self._future.result()[0]
 
 
 def _last_id(link: str | None) -> int | None:
@@ -125,7 +121,8 @@ class FirstLook:
         self._store: BoundaryStore | None = None
         self._start: str | None = None
         self._page_size = 0
-        self._pages: dict[str, tuple[dict[str, Any], Page]] = {}
+        # table -> (the walk's parameters, the look's read: (page, unchanged))
+        self._pages: dict[str, tuple[dict[str, Any], Future[tuple[Page, bool]]]] = {}
         self._lock = threading.Lock()
         self.unchanged: list[str] = []  # tables left out by the last look
 
@@ -156,7 +153,7 @@ class FirstLook:
             held = self._pages.pop(table, None)
         if held is None or held[0] != dict(params):
             return None
-        return held[1].result()
+        return held[1].result()[0]
 
     def leave_out_unchanged(self, source: Any, source_state: Mapping[str, Any]) -> list[str]:
         """Read the first page of every registered table that ``source`` selects and that
@@ -176,8 +173,7 @@ class FirstLook:
         looks: list[_Look] = []
         for table, spec in self._tables.items():
             state = states.get(table) or {}
-            kept = (state.get("incremental") or {}).get(CURSOR_PATH) or {}
-            if table not in selected or not kept.get("last_value"):
+            if table not in selected or not kept_cursor(state):
                 continue  # a first sync reads everything anyway
             cursor, params = walk_params(spec.endpoint, state, self._start, spec.user_filter, True)
             remembered = store.read(table, state.get("boundary"), cursor)
@@ -196,17 +192,16 @@ class FirstLook:
         held = 0
         unchanged: list[str] = []
         for look, future in zip(looks, futures, strict=True):
-            done = future.done() and future.exception() is None
-            if done and future.result()[1]:
-                unchanged.append(look.table)
-                continue
-            if done:
-                body = future.result()[0].body
-                held += len(body) if body is not None else 0
+            if future.done() and future.exception() is None:
+                page, same = future.result()
+                if same:
+                    unchanged.append(look.table)
+                    continue
+                held += len(page.body) if page.body is not None else 0
                 if held > self.held_bytes:
                     continue  # its walk reads the page again
-            with self._lock:
-                self._pages[look.table] = (dict(look.params), _PageOf(future))
+            with self._lock:  # still on its way, failed (its walk raises it) or held
+                self._pages[look.table] = (dict(look.params), future)
         left_out = set(unchanged)
         for endpoint in ENDPOINTS:  # per-parent tables under a table left out (any depth)
             if endpoint.is_child and endpoint.parent_table in left_out:

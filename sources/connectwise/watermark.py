@@ -218,8 +218,7 @@ def span_digests(
         spans = record_spans(body, ids, rows)
         if spans is None:
             return None
-        view = memoryview(body)
-        return [bytes_digest(links_cut(bytes(view[a:b]), api_base)) for a, b in spans]
+        return [bytes_digest(links_cut(body[a:b], api_base)) for a, b in spans]
     cut = links_cut(body, api_base)
     spans = record_spans(cut, ids, rows)
     if spans is None:
