@@ -185,7 +185,18 @@ def make_pipeline(
         pipelines_dir=pipelines_dir,
     )
     read_schemas_when_changed(pipeline)  # not the whole schema file on every access
+    if is_local_duckdb(pipeline):
+        # the parquet files go from this disk into DuckDB and are deleted: written without
+        # compression (dlt's default is snappy), for this pipeline only (a bucket-staged
+        # destination uploads its files, and pays for their size)
+        os.environ.setdefault(f"{pipeline_name.upper()}__DATA_WRITER__COMPRESSION", "none")
     return pipeline
+
+
+def is_local_duckdb(pipeline: dlt.Pipeline) -> bool:
+    """Whether the pipeline loads into a DuckDB file on this machine (not MotherDuck)."""
+    destination = pipeline.destination
+    return destination is not None and destination.destination_type == "dlt.destinations.duckdb"
 
 
 @contextmanager

@@ -208,3 +208,36 @@ def test_a_first_sync_loads_under_the_smaller_append_cap(tmp_path, monkeypatch) 
         return f"{tenths / 10:.1f} MiB"
 
     assert caps == [mib(sync.DUCKDB_APPEND_MEMORY_LIMIT), mib(sync.DUCKDB_MEMORY_LIMIT)]
+
+
+def test_parquet_for_a_duckdb_file_is_written_uncompressed(tmp_path) -> None:
+    """The extract's parquet files for a DuckDB file are written without compression (they
+    are read from this disk and deleted); other destinations keep dlt's default (snappy)."""
+    import glob
+    import os
+
+    import dlt
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipelines.sync import is_local_duckdb
+
+    from .conftest import postgres_pipeline
+
+    @dlt.resource(name="rows")
+    def rows():  # type: ignore[no-untyped-def]
+        yield pa.table({"id": list(range(100)), "name": ["x" * 20] * 100})
+
+    def codecs(pipeline) -> set[str]:  # type: ignore[no-untyped-def]
+        pipeline.extract(rows(), loader_file_format="parquet")
+        files = glob.glob(f"{pipeline.working_dir}/**/rows.*.parquet", recursive=True)
+        assert files
+        return {pq.ParquetFile(f).metadata.row_group(0).column(0).compression for f in files}
+
+    duck = duckdb_pipeline(tmp_path, name="cw_plain_parquet")
+    assert is_local_duckdb(duck)
+    assert codecs(duck) == {"UNCOMPRESSED"}
+    elsewhere = postgres_pipeline(tmp_path, name="cw_snappy_parquet")
+    assert not is_local_duckdb(elsewhere)
+    assert "CW_SNAPPY_PARQUET__DATA_WRITER__COMPRESSION" not in os.environ
+    assert codecs(elsewhere) == {"SNAPPY"}
