@@ -348,8 +348,8 @@ def run_sync(
             "boundary_dir",
             os.path.join(pipeline.working_dir, "boundary", schema_name or "connectwise"),
         )
-        # an incremental run reads every table's first page before the extract and leaves
-        # the tables with nothing new out of it (see sources/connectwise/first_look.py)
+        # an incremental run reads every table's first page as the extract starts, and the
+        # tables with nothing new end there (see sources/connectwise/first_look.py)
         look = None if full_refresh else kwargs.setdefault("first_look", FirstLook())
         source, stats, filters = _prepare_source(tables, client, stats, schema_name, kwargs)
         before = (stats.requests, stats.retries, stats.records)
@@ -357,7 +357,7 @@ def run_sync(
         finish_pending(pipeline)
         drop_list_table_keys(pipeline, source.name)  # also brings the schema from the warehouse
         if look is not None:
-            look.leave_out_unchanged(source, pipeline.state.get("sources", {}).get(source.name, {}))
+            look.start(source, pipeline.state.get("sources", {}).get(source.name, {}))
         # tables with rows before this run (the others are loaded for the first time: no
         # list row can be left behind in them)
         had_rows = loaded_tables(pipeline) if not full_refresh else set(selected)
@@ -383,6 +383,8 @@ def run_sync(
             normalized = pipeline.last_trace.last_normalize_info
             info = finish_out_of_memory(pipeline, held)
         rows = dict(normalized.row_counts) if normalized else {}
+        if look is not None and look.unchanged:
+            log.info("%d tables unchanged since their cursor: not extracted", len(look.unchanged))
         newest_load = max(info.loads_ids) if info is not None and info.loads_ids else None
         loaded = [t for t, n in rows.items() if n]
         # one client (and schema read) for the cleanup; none when nothing was loaded

@@ -1,8 +1,8 @@
 """The first look (sources/connectwise/first_look.py) against the sandbox, into DuckDB.
 
-An incremental run reads every table's first page before the extract: tables whose page
-holds nothing new are left out of the extract with their state untouched, the others'
-first pages are handed to their walks (never read twice), and nothing is missed: a
+An incremental run reads every table's first page as the extract starts: tables whose
+page holds nothing new end there with their state untouched, the others' first pages are
+handed to their walks (never read twice), and nothing is missed: a
 record new at the cursor, per-parent tables under a changed parent (a remembered record
 edited again in the same second: tests/test_source_sync.py).
 """
@@ -150,9 +150,10 @@ def test_a_page_known_changed_from_its_headers_does_not_hold_up_the_look(sandbox
     cursor = {"incremental": {"_info.lastUpdated": {"last_value": "2000-01-01T00:00:00Z"}}}
     state = {"resources": {t: cursor for t in tables}}
     try:
-        assert look.leave_out_unchanged(source, state) == []  # returned with tickets unread
-        assert not release.is_set()
+        assert look.start(source, state) == 2  # returns at once, the looks on their way
         _, params = walk_params(BY_TABLE["service_tickets"], cursor, None, None, True)
+        assert look.judged_unchanged("service_tickets", params) is False  # from the headers
+        assert not release.is_set()
         got: list[Page] = []
         taker = threading.Thread(target=lambda: got.append(look.take("service_tickets", params)))
         taker.start()

@@ -194,9 +194,9 @@ def connectwise_source(
             ``page_types.py``; the pipeline passes its working folder). None: not kept.
         boundary_dir: a local folder keeping the records a run re-reads at the cursor
             when there are many (see ``boundary_store.py``). None: kept in the state.
-        first_look: takes the incremental tables, to read their first pages before the
-            extract and leave the unchanged ones out (see ``first_look.py``; the
-            pipeline passes one for each run).
+        first_look: takes the incremental tables, to read their first pages as the
+            extract starts and end the walks of the unchanged ones there (see
+            ``first_look.py``; the pipeline passes one for each run).
     """
     if not 1 <= int(page_size) <= PAGE_SIZE_MAX:
         raise ConfigurationError(f"page_size must be between 1 and {PAGE_SIZE_MAX}")
@@ -375,6 +375,8 @@ def _incremental_resource(
         # of an idle run over 112 tables).
         state = dlt.current.resource_state()
         cursor, params = walk_params(endpoint, state, start, user_filter, advance)
+        if first_look is not None and first_look.judged_unchanged(endpoint.table, params):
+            return  # nothing new since the cursor: not extracted, state untouched
         # The first sync of a table appends: a backfill walks every record once
         # (forward-only by id, ranges disjoint), so there is nothing to merge, and a merge
         # into an empty table costs a delete + dedup pass (medium tenant: load 10.7 s ->
