@@ -29,11 +29,16 @@ from typing import Any
 import dlt
 
 
+def is_local_duckdb(pipeline: dlt.Pipeline) -> bool:
+    """Whether the pipeline loads into DuckDB on this machine (not MotherDuck)."""
+    destination = pipeline.destination
+    return destination is not None and destination.destination_name == "duckdb"
+
+
 def _duckdb_credentials(pipeline: dlt.Pipeline) -> Any | None:
     """The credentials of a DuckDB destination that names a database file (None for other
     destinations or an in-memory/external connection)."""
-    destination = pipeline.destination
-    if destination is None or destination.destination_name != "duckdb":
+    if not is_local_duckdb(pipeline):
         return None
     credentials = pipeline.destination_client().config.credentials
     if credentials.external_conn() is not None or credentials.read_only:

@@ -30,7 +30,7 @@ from sources.connectwise.client import ConnectWiseClient, RequestStats
 from sources.connectwise.first_look import FirstLook
 from sources.connectwise.settings import BY_TABLE, DATASET_NAME
 
-from .duckdb_hold import HeldDuckDB, duckdb_held_open
+from .duckdb_hold import HeldDuckDB, duckdb_held_open, is_local_duckdb
 from .duckdb_merge import install as install_duckdb_merge
 from .endpoints import default_tables, register_from_config
 from .memory import tune_process_memory
@@ -191,12 +191,6 @@ def make_pipeline(
         # destination uploads its files, and pays for their size)
         os.environ.setdefault(f"{pipeline_name.upper()}__DATA_WRITER__COMPRESSION", "none")
     return pipeline
-
-
-def is_local_duckdb(pipeline: dlt.Pipeline) -> bool:
-    """Whether the pipeline loads into a DuckDB file on this machine (not MotherDuck)."""
-    destination = pipeline.destination
-    return destination is not None and destination.destination_type == "dlt.destinations.duckdb"
 
 
 @contextmanager

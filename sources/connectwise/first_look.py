@@ -241,9 +241,8 @@ class FirstLook:
     ) -> tuple[Page | None, bool]:
         """(the table's first page, whether the table is unchanged); sets ``changed``
         and ``decided`` when the headers show a page too big to be unchanged, ``decided``
-        alone at the end. A changed
-        page past :attr:`held_bytes` of bodies not yet taken is let go (None): its walk
-        reads it again."""
+        alone at the end. A changed page past :attr:`held_bytes` of bodies not yet taken
+        is let go (None): its walk reads it again."""
         bound = _unchanged_bound(len(look.remembered))
 
         def on_headers(headers: Mapping[str, str]) -> None:
