@@ -1,6 +1,7 @@
 """Pages read straight from their bodies into Arrow: the same tables as the Python walk,
-custom field values of every kind as text, refused pages decoded the usual way, and a
-sync that reads its pages this way loads exactly what the decoding sync loads."""
+custom field values of every kind as text, refused pages decoded the usual way, a first
+page typed by the reader itself, and a sync that reads its pages this way loads exactly
+what the decoding sync loads."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 import sources.connectwise as source_module
 from sources.connectwise.body_reader import (
+    inferred_type,
     read_records,
     reader_schema,
     record_spans,
@@ -68,6 +70,74 @@ def test_every_collection_read_from_its_bodies_equals_the_python_walk(sandbox) -
             _same(got, want)
     # after a table's first page, nearly every page is read
     assert read_pages >= 0.9 * later_pages and read_pages >= 30, (read_pages, later_pages)
+
+
+def test_every_first_page_typed_by_the_reader_equals_the_python_walk(sandbox) -> None:
+    """A first run has no type of earlier pages: the reader infers the first page's type
+    from its body, and the page read with it gives the Python walk's tables."""
+    api = sandbox_client(sandbox)
+    typed = 0
+    for endpoint in ENDPOINTS:
+        if endpoint.is_child:
+            continue
+        body = next(
+            iter(
+                pages(
+                    api,
+                    endpoint.path,
+                    {},
+                    forward_only=endpoint.forward_only,
+                    page_size=100,
+                    transform=lambda page: page.body,
+                )
+            )
+        )
+        records = orjson.loads(body)
+        kind = inferred_type(body)
+        if not records:
+            assert kind is None, endpoint.table
+            continue
+        assert kind is not None, endpoint.table
+        read = read_records(body, reader_schema(kind), quote_values=values_are_text(kind))
+        assert read is not None, endpoint.table
+        fast = PageNormalizer(endpoint.table, NAMING)
+        fast.start_from(kind)
+        got = fast.tables_from_struct(read.records)
+        assert got is not None, endpoint.table
+        _same(got, PageNormalizer(endpoint.table, NAMING)._tables_python(records, None))
+        typed += 1
+    assert typed >= 30
+
+
+def test_the_inferred_type_reads_custom_values_and_timestamps_as_text() -> None:
+    """Custom values of every kind are quoted before the inference, a timestamp the
+    reader recognises is typed as text (the columns' types come from the values), and a
+    page the quoting would change elsewhere, or of mixed kinds, is left to Python."""
+    records = _page(1)
+    kind = inferred_type(orjson.dumps(records))
+    assert kind is not None
+    assert kind.field("_info").type.field("lastUpdated").type == pa.string()
+    custom = kind.field("customFields").type.value_type
+    assert custom.field("value").type == pa.string()
+    fast = PageNormalizer("t", NAMING)
+    fast.start_from(kind)
+    got = _read(fast, records)
+    assert got is not None
+    _same(got, PageNormalizer("t", NAMING)._tables_python(records, None))
+    values = got["t__custom_fields"].column("value").to_pylist()
+    assert values[:5] == ["Yes", "36.39", "true", "-2", None]
+
+    # a value field of the table's own: typed when it holds text, left to Python when a
+    # number or boolean in it would have been quoted too
+    assert inferred_type(orjson.dumps([dict(r, value=1.5) for r in records])) is None
+    assert inferred_type(orjson.dumps(_page(1, detail=[{"value": "x"}, {"value": None}])))
+    assert inferred_type(orjson.dumps(_page(1, detail=[{"value": "x"}, {"value": 5}]))) is None
+    assert inferred_type(orjson.dumps(_page(1, detail={"value": True}))) is None
+    mixed = _page(1)
+    mixed[1]["hours"] = "two"
+    assert inferred_type(orjson.dumps(mixed)) is None
+    assert inferred_type(b"[]") is None
+    assert inferred_type(b'{"id": 1}') is None  # not a list
 
 
 CUSTOM_FIELDS = [
@@ -266,6 +336,36 @@ def test_a_sync_reading_bodies_loads_what_a_decoding_sync_loads(
         select = ", ".join(f'"{c}"' for c in columns)
         sql = f'select {select} from connectwise."{name}" order by all'
         assert duckdb_rows(reading, sql) == duckdb_rows(decoding, sql), name
+
+
+def test_a_first_sync_reads_every_first_page_into_arrow(tmp_path, sandbox, monkeypatch) -> None:
+    """With no page types yet, each table's first page is typed by the reader and read
+    like the pages after it: no page of the first sync is decoded in Python."""
+    from pipelines.sync import run_sync
+
+    outcomes = _count_reads(monkeypatch)
+    inferred: list[bool] = []
+    real = source_module.inferred_type
+
+    def counted(body: bytes):  # type: ignore[no-untyped-def]
+        kind = real(body)
+        inferred.append(kind is not None)
+        return kind
+
+    monkeypatch.setattr(source_module, "inferred_type", counted)
+    decoded: list[str] = []
+    real_tables = PageNormalizer.tables
+
+    def tables(self, records, *args, **kwargs):  # type: ignore[no-untyped-def]
+        decoded.append(self.table)
+        return real_tables(self, records, *args, **kwargs)
+
+    monkeypatch.setattr(PageNormalizer, "tables", tables)
+    tables_synced = ["service_tickets", "company_companies", "time_entries"]
+    run_sync(duckdb_pipeline(tmp_path), tables=tables_synced, **source_args(sandbox))
+    assert inferred == [True] * len(tables_synced)  # one first page a table, each typed
+    assert outcomes and all(outcomes)
+    assert decoded == []
 
 
 def test_a_run_starts_from_the_page_types_the_last_run_kept(tmp_path, monkeypatch) -> None:

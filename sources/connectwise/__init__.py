@@ -27,7 +27,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.sources import DltResource
 
-from .body_reader import BodyRecords, read_records, reader_schema, values_are_text
+from .body_reader import (
+    BodyRecords,
+    inferred_type,
+    read_records,
+    reader_schema,
+    values_are_text,
+)
 from .boundary_store import BoundaryStore
 from .client import ConnectWiseClient, Page, RequestStats
 from .conditions import to_utc_iso
@@ -402,6 +408,10 @@ def _incremental_resource(
             # page the reader refuses is decoded and converted under the table's lock,
             # so at most one decoded page per table is alive; queues hold Arrow tables.
             body, kind = page.body, normalizer.read_type
+            inferred = False
+            if body is not None and kind is None:  # a first page: the reader types it
+                kind = inferred_type(body)
+                inferred = kind is not None
             read = None
             if body is not None and kind is not None:
                 known = schemas.get(kind)
@@ -414,6 +424,8 @@ def _incremental_resource(
                     mark.saw_response(page.headers.get("Date"))
                     boundary.start_window(mark.window_start())
                 if read is not None:
+                    if inferred:
+                        normalizer.start_from(kind)  # the pages after are read with it
                     tables = _read_tables(page, read, normalizer, mark, boundary)
                     if tables is not None:
                         return tables
@@ -427,7 +439,7 @@ def _incremental_resource(
                     if boundary.already_loaded(record.get("id"), last_updated, record):
                         continue
                     records.append(record)
-                refused = body is not None and kind is not None  # the type must widen
+                refused = body is not None and kind is not None and not inferred  # must widen
                 return normalizer.tables(records, fresh_type=refused) if records else {}
 
         batch = TableBatch(endpoint.table)

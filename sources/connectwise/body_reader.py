@@ -149,6 +149,75 @@ def read_records(body: bytes, schema: pa.Schema, *, quote_values: bool) -> BodyR
     return BodyRecords(records)
 
 
+def inferred_type(body: bytes) -> pa.DataType | None:
+    """The records' struct type as the reader infers it from the body itself: a table's
+    first page of a first run (no type of earlier pages yet) is then read like every
+    later page, outside the GIL, rather than decoded in Python. On the medium benchmark
+    tenant's 111 first pages: 1.37 s of CPU, all of it holding the GIL, against 1.0 s
+    (infer, read, flatten), 0.8 s of it without the GIL; its first sync with no latency
+    took 13.58 s against 14.71 s (medians of 6 alternated rounds, faster in 5).
+
+    Custom values are quoted first (a custom field holds ``"Yes"`` on one record and
+    ``5`` on the next). Timestamps the reader recognises are typed back to text: the
+    type only says how to read the body, and the columns' types are decided from the
+    values. None when the reader cannot type the page (a field holding text on one
+    record and a number on another) or a ``value`` field other than a custom field's
+    holds a bare number or boolean (quoted, it would have been typed as text): such a
+    page is decoded in Python."""
+    document = wrapped(body, quote_values=True)
+    read = pa_json.ReadOptions(use_threads=False, block_size=len(document) + 64)
+    try:
+        table = pa_json.read_json(pa.BufferReader(document), read_options=read)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    if table.schema.names != ["r"] or not pa.types.is_list(table.schema.field("r").type):
+        return None
+    record_type = table.schema.field("r").type.value_type
+    if not pa.types.is_struct(record_type):
+        return None
+    fields = [record_type.field(i) for i in range(record_type.num_fields)]
+    values = _value_paths(pa.struct([f for f in fields if f.name != CUSTOM_FIELDS]))
+    if values is not None:  # each must be text in the body as the API wrote it
+        unquoted = b"".join((_WRAP_OPEN, body, _WRAP_CLOSE))
+        only = pa_json.ParseOptions(
+            explicit_schema=pa.schema([("r", pa.list_(values))]),
+            unexpected_field_behavior="ignore",
+        )
+        try:
+            pa_json.read_json(pa.BufferReader(unquoted), read_options=read, parse_options=only)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            return None
+    return _timestamps_as_text(record_type)
+
+
+def _value_paths(kind: pa.DataType) -> pa.DataType | None:
+    """``kind`` cut down to its ``value`` fields (and what holds them), typed as text;
+    None when it has none."""
+    if pa.types.is_struct(kind):
+        kept = []
+        for i in range(kind.num_fields):
+            field = kind.field(i)
+            inner = pa.string() if field.name == "value" else _value_paths(field.type)
+            if inner is not None:
+                kept.append(field.with_type(inner))
+        return pa.struct(kept) if kept else None
+    if pa.types.is_list(kind):
+        inner = _value_paths(kind.value_type)
+        return pa.list_(kind.value_field.with_type(inner)) if inner is not None else None
+    return None
+
+
+def _timestamps_as_text(kind: pa.DataType) -> pa.DataType:
+    if pa.types.is_timestamp(kind):
+        return pa.string()
+    if pa.types.is_struct(kind):
+        fields = [kind.field(i) for i in range(kind.num_fields)]
+        return pa.struct([f.with_type(_timestamps_as_text(f.type)) for f in fields])
+    if pa.types.is_list(kind):
+        return pa.list_(kind.value_field.with_type(_timestamps_as_text(kind.value_type)))
+    return kind
+
+
 def record_spans(
     body: bytes, ids: Sequence[Any], rows: Sequence[int] | None = None
 ) -> list[tuple[int, int]] | None:
