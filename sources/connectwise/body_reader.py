@@ -208,6 +208,7 @@ def _value_paths(kind: pa.DataType) -> pa.DataType | None:
 
 
 def _timestamps_as_text(kind: pa.DataType) -> pa.DataType:
+    """``kind`` with every timestamp in it typed as text."""
     if pa.types.is_timestamp(kind):
         return pa.string()
     if pa.types.is_struct(kind):
