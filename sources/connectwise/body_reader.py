@@ -27,7 +27,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from .normalize import CUSTOM_FIELDS
+from .normalize import CUSTOM_FIELDS, with_leaf_types
 
 # the element of a customFields list as the reader types it (all but value: see
 # normalize.CUSTOM_FIELD_TYPES); a key not named here makes the reader refuse the page
@@ -209,14 +209,7 @@ def _value_paths(kind: pa.DataType) -> pa.DataType | None:
 
 def _timestamps_as_text(kind: pa.DataType) -> pa.DataType:
     """``kind`` with every timestamp in it typed as text."""
-    if pa.types.is_timestamp(kind):
-        return pa.string()
-    if pa.types.is_struct(kind):
-        fields = [kind.field(i) for i in range(kind.num_fields)]
-        return pa.struct([f.with_type(_timestamps_as_text(f.type)) for f in fields])
-    if pa.types.is_list(kind):
-        return pa.list_(kind.value_field.with_type(_timestamps_as_text(kind.value_type)))
-    return kind
+    return with_leaf_types(kind, lambda t: pa.string() if pa.types.is_timestamp(t) else t)
 
 
 def record_spans(

@@ -556,17 +556,20 @@ def _widened(before: pa.DataType | None, kind: pa.DataType) -> pa.DataType | Non
     return merged.field("r").type
 
 
-def _without_integers(kind: pa.DataType) -> pa.DataType:
-    """``kind`` with every integer type made a double (see ``_struct_array``)."""
-    if pa.types.is_integer(kind):
-        return pa.float64()
+def with_leaf_types(kind: pa.DataType, change: Callable[[pa.DataType], pa.DataType]) -> pa.DataType:
+    """``kind`` with ``change`` applied to every type in it that is not a struct or a list."""
     if pa.types.is_struct(kind):
         fields = [kind.field(i) for i in range(kind.num_fields)]
-        return pa.struct([f.with_type(_without_integers(f.type)) for f in fields])
+        return pa.struct([f.with_type(with_leaf_types(f.type, change)) for f in fields])
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
         make = pa.list_ if pa.types.is_list(kind) else pa.large_list
-        return make(kind.value_field.with_type(_without_integers(kind.value_type)))
-    return kind
+        return make(kind.value_field.with_type(with_leaf_types(kind.value_type, change)))
+    return change(kind)
+
+
+def _without_integers(kind: pa.DataType) -> pa.DataType:
+    """``kind`` with every integer type made a double (see ``_struct_array``)."""
+    return with_leaf_types(kind, lambda t: pa.float64() if pa.types.is_integer(t) else t)
 
 
 def _custom_fields_arrow(column: pa.Array, ids: pa.Array | None) -> pa.Table | None:
