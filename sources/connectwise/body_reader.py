@@ -178,7 +178,7 @@ def inferred_type(body: bytes) -> pa.DataType | None:
     fields = [record_type.field(i) for i in range(record_type.num_fields)]
     values = _value_paths(pa.struct([f for f in fields if f.name != CUSTOM_FIELDS]))
     if values is not None:  # each must be text in the body as the API wrote it
-        unquoted = b"".join((_WRAP_OPEN, body, _WRAP_CLOSE))
+        unquoted = wrapped(body, quote_values=False)
         only = pa_json.ParseOptions(
             explicit_schema=pa.schema([("r", pa.list_(values))]),
             unexpected_field_behavior="ignore",
